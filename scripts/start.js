@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: serves the whole product with `wrangler dev` on http://localhost:8787.
+ *
+ * With a Wiro key (WIRO_API_KEY in the environment or in .dev.vars) the Worker talks to Wiro.
+ * Without one, this starts the bundled Wiro emulator on 127.0.0.1 and points the Worker at it,
+ * so everything works with no account and nothing is billed; the log and the demo page say so.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+
+const port = process.env.PORT ?? '8787';
+const passThrough = process.argv.slice(2);
+
+function hasKey() {
+  if (process.env.WIRO_API_KEY) return true;
+  if (!existsSync('.dev.vars')) return false;
+  return /^\s*WIRO_API_KEY\s*=\s*\S/m.test(readFileSync('.dev.vars', 'utf8'));
+}
+
+const args = ['dev', '--port', port, '--ip', '127.0.0.1', ...passThrough];
+let emulator;
+if (hasKey()) {
+  console.log('wiro-flux-edge: using the Wiro API key from your environment / .dev.vars (real Wiro, real billing).');
+} else {
+  const { startEmulator } = await import('../test/emulator/emulator.ts');
+  const key = 'emulator-key';
+  const secret = 'emulator-secret';
+  const speed = Number(process.env.WIRO_EMULATOR_SPEED ?? 1);
+  emulator = await startEmulator({
+    port: Number(process.env.WIRO_EMULATOR_PORT ?? 8788),
+    apiKey: key,
+    apiSecret: secret,
+    speed,
+  });
+  console.log(
+    `wiro-flux-edge: no WIRO_API_KEY set, so the Worker talks to the bundled Wiro EMULATOR at ${emulator.url}/v1.\n` +
+      '  Images are generated patterns and nothing is billed. Set WIRO_API_KEY (and WIRO_API_SECRET) in .dev.vars to use Wiro.',
+  );
+  args.push(
+    '--var',
+    `WIRO_API_BASE:${emulator.url}/v1`,
+    '--var',
+    `WIRO_API_KEY:${key}`,
+    '--var',
+    `WIRO_API_SECRET:${secret}`,
+  );
+}
+
+const child = spawn('wrangler', args, {
+  stdio: 'inherit',
+  env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+});
+const stop = () => child.kill('SIGTERM');
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+child.on('exit', async (code) => {
+  await emulator?.close();
+  process.exit(code ?? 0);
+});

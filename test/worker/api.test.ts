@@ -1,0 +1,215 @@
+/**
+ * The Wiro-compatible API end to end inside workerd: Run, Detail, Cancel, Kill and Tool against
+ * the emulator, which checks every signature as Wiro does. The token is the only capability.
+ */
+import { SELF } from 'cloudflare:test';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { EMULATOR_KEY, EMULATOR_SECRET } from './constants';
+import { BASE, detail, emulator, post, RUN_PATH, startTask, validRun } from './helpers';
+
+beforeEach(async () => {
+  await emulator.reset();
+});
+
+describe('Run', () => {
+  it('starts a task on Wiro with a signed call and answers in Wiro’s shape with the Worker’s token', async () => {
+    const response = await post(RUN_PATH, validRun);
+    expect(response.status).toBe(200);
+    const answer = (await response.json()) as Record<string, unknown>;
+    expect(answer).toMatchObject({ result: true, errors: [] });
+    expect(answer.taskid).toMatch(/^\d+$/);
+    expect(answer.socketaccesstoken).toMatch(/^[A-Za-z0-9]{32}$/);
+
+    const { calls, tasks } = await emulator.state();
+    expect(calls.map((call) => [call.route, call.status])).toEqual([['Run', 200]]);
+    expect(calls[0]?.nonce).toMatch(/^\d{13,}$/);
+    // Wiro's own token stays with the Worker.
+    expect(tasks[0]?.socketaccesstoken).not.toBe(answer.socketaccesstoken);
+  });
+
+  it('hands Wiro a per-task signed callback URL on the Worker', async () => {
+    await startTask();
+    await startTask();
+    const { calls } = await emulator.state();
+    const urls = calls.map((call) => String(call.body.callbackUrl));
+    expect(urls[0]).toMatch(/^https:\/\/edge\.test\/v1\/Callback\/[0-9a-f]{64}\/[0-9a-f]{64}$/);
+    expect(urls[1]).not.toBe(urls[0]);
+  });
+
+  it('sends parallel Runs with unique nonces, each accepted by Wiro', async () => {
+    const answers = await Promise.all(Array.from({ length: 20 }, () => startTask()));
+    expect(new Set(answers.map((answer) => answer.socketaccesstoken)).size).toBe(20);
+    const { calls } = await emulator.state();
+    expect(calls).toHaveLength(20);
+    expect(calls.every((call) => call.status === 200)).toBe(true);
+    expect(new Set(calls.map((call) => call.nonce)).size).toBe(20);
+  });
+
+  it.each([
+    '/v1/Run/wiro/some-other-model',
+    '/v1/Run/someone/text-to-image-flux-lora-fast',
+    '/v1/Run/wiro/text-to-image-flux-lora-fast/extra',
+  ])('refuses %s with 404 and sends nothing upstream', async (path) => {
+    const response = await post(path, validRun);
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ result: false, errors: [{ code: 1 }] });
+    expect(await emulator.callCount()).toBe(0);
+  });
+});
+
+describe('Detail', () => {
+  it('answers the task in Wiro’s shape, by the Worker’s token', async () => {
+    const { taskid, socketaccesstoken } = await startTask();
+    const { response, body } = await detail(socketaccesstoken);
+    expect(response.status).toBe(200);
+    expect(body).toMatchObject({ result: true, errors: [], total: '1' });
+    expect(body.tasklist[0]).toMatchObject({ id: taskid, socketaccesstoken, status: 'task_queue', outputs: [] });
+  });
+
+  it('follows the task to its end and gives the outputs, with no trace of the Worker’s callback URL', async () => {
+    const { taskid, socketaccesstoken } = await startTask({ ...validRun, samples: 2 });
+    await emulator.advance(taskid, 'task_postprocess_end');
+    const { body } = await detail(socketaccesstoken);
+    const task = body.tasklist[0];
+    expect(task.status).toBe('task_postprocess_end');
+    expect(task.pexit).toBe('0');
+    expect(task.outputs).toHaveLength(2);
+    expect(task.outputs[0]).toMatchObject({ name: '0.png', contenttype: 'image/png' });
+    expect(JSON.stringify(body)).not.toContain('/v1/Callback/');
+  });
+
+  it('refuses a bare taskid: Wiro’s ids are guessable', async () => {
+    const { taskid } = await startTask();
+    const before = await emulator.callCount();
+    const response = await post('/v1/Task/Detail', { taskid });
+    expect(response.status).toBe(400);
+    const answer = (await response.json()) as { errors: Array<{ message: string }> };
+    expect(answer.errors[0]?.message).toContain('taskid');
+    expect(await emulator.callCount()).toBe(before);
+  });
+
+  it.each([
+    ['a well-formed token it never issued', 'A'.repeat(32)],
+    ['a malformed token', 'not-a-token'],
+  ])('answers 404 for %s', async (_, tasktoken) => {
+    const response = await post('/v1/Task/Detail', { tasktoken });
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ result: false, errors: [{ code: 1 }] });
+    expect(await emulator.callCount()).toBe(0);
+  });
+
+  it('does not open a task with Wiro’s own token for it', async () => {
+    await startTask();
+    const { tasks } = await emulator.state();
+    const response = await post('/v1/Task/Detail', { tasktoken: tasks[0]?.socketaccesstoken });
+    expect(response.status).toBe(404);
+  });
+
+  it('reads multipart bodies too, as Wiro does', async () => {
+    const { socketaccesstoken } = await startTask();
+    const form = new FormData();
+    form.set('tasktoken', socketaccesstoken);
+    const response = await SELF.fetch(`${BASE}/v1/Task/Detail`, { method: 'POST', body: form });
+    expect(response.status).toBe(200);
+  });
+});
+
+describe('Cancel and Kill', () => {
+  it('cancels a queued task with Wiro’s Task/Cancel by taskid', async () => {
+    const { taskid, socketaccesstoken } = await startTask();
+    const response = await post('/v1/Task/Cancel', { tasktoken: socketaccesstoken });
+    expect(response.status).toBe(200);
+    const answer = (await response.json()) as { tasklist: Array<{ status: string }> };
+    expect(answer.tasklist[0]?.status).toBe('task_cancel');
+    const { calls } = await emulator.state();
+    expect(calls.at(-1)).toMatchObject({ route: 'Cancel', body: { taskid } });
+  });
+
+  it('kills a running task with Wiro’s Task/Kill by taskid', async () => {
+    const { taskid, socketaccesstoken } = await startTask();
+    await emulator.advance(taskid, 'task_start');
+    const response = await post('/v1/Task/Kill', { tasktoken: socketaccesstoken });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ tasklist: [{ status: 'task_cancel' }] });
+    const { calls } = await emulator.state();
+    expect(calls.at(-1)).toMatchObject({ route: 'Kill', body: { taskid } });
+  });
+
+  it('passes Wiro’s refusal through when a running task is cancelled', async () => {
+    const { taskid, socketaccesstoken } = await startTask();
+    await emulator.advance(taskid, 'task_start');
+    const response = await post('/v1/Task/Cancel', { tasktoken: socketaccesstoken });
+    expect(response.status).toBe(400);
+    const answer = (await response.json()) as { errors: Array<{ message: string }> };
+    expect(answer.errors[0]?.message).toContain('task_start');
+  });
+
+  it('answers 409 for a task that has already ended, without calling Wiro', async () => {
+    const { socketaccesstoken } = await startTask();
+    await post('/v1/Task/Cancel', { tasktoken: socketaccesstoken });
+    const before = await emulator.callCount();
+    const response = await post('/v1/Task/Kill', { tasktoken: socketaccesstoken });
+    expect(response.status).toBe(409);
+    expect(await emulator.callCount()).toBe(before);
+  });
+
+  it('accepts Wiro’s `socketaccesstoken` spelling on Kill', async () => {
+    const { socketaccesstoken } = await startTask();
+    const response = await post('/v1/Task/Kill', { socketaccesstoken });
+    expect(response.status).toBe(200);
+  });
+
+  it('refuses a taskid alone and an unknown token', async () => {
+    const { taskid } = await startTask();
+    expect((await post('/v1/Task/Cancel', { taskid })).status).toBe(400);
+    expect((await post('/v1/Task/Kill', { tasktoken: 'B'.repeat(32) })).status).toBe(404);
+    const { calls } = await emulator.state();
+    expect(calls.map((call) => call.route)).toEqual(['Run']);
+  });
+});
+
+describe('Tool', () => {
+  it('publishes the inputs, LoRA catalog and limits a form needs', async () => {
+    const response = await SELF.fetch(`${BASE}/v1/Tool`);
+    expect(response.status).toBe(200);
+    const { tool, upstream } = (await response.json()) as { tool: any; upstream: { emulator: boolean } };
+    expect(tool.slug).toBe('wiro/text-to-image-flux-lora-fast');
+    expect(tool.inputs.map((input: { name: string }) => input.name)).toContain('prompt');
+    expect(tool.loras.find((lora: { value: string }) => lora.value === '1236')).toMatchObject({
+      triggerwords: ['vintage comic book cover', '1950s pulp art style'],
+      settings: [{ id: 'Vintage-Comic-Book-Cover-Sci-fi-Pulp', min: 0, max: 1, default: 1 }],
+    });
+    expect(tool.inputs.find((input: { name: string }) => input.name === 'width')).toMatchObject({
+      min: 256,
+      max: 2048,
+      multipleOf: 16,
+    });
+    expect(upstream.emulator).toBe(true);
+  });
+});
+
+describe('the secret never leaves', () => {
+  it('appears in no response of any route, good or bad', async () => {
+    const bodies: string[] = [];
+    const collect = async (response: Response) => {
+      bodies.push(JSON.stringify([...response.headers]), await response.text());
+    };
+    const { taskid, socketaccesstoken } = await startTask();
+    await collect(await post(RUN_PATH, validRun));
+    await collect(await post(RUN_PATH, { prompt: '' }));
+    await collect(await post('/v1/Run/wiro/other', validRun));
+    await collect(await post('/v1/Task/Detail', { tasktoken: socketaccesstoken }));
+    await collect(await post('/v1/Task/Detail', { taskid }));
+    await emulator.fault({ route: 'Run', kind: 'unauthorized' });
+    await collect(await post(RUN_PATH, validRun));
+    await emulator.fault({ route: 'Run', kind: 'html' });
+    await collect(await post(RUN_PATH, validRun));
+    await collect(await post('/v1/Task/Kill', { tasktoken: socketaccesstoken }));
+    await collect(await SELF.fetch(`${BASE}/v1/Tool`));
+    await collect(await SELF.fetch(`${BASE}/v1/Task/Events?tasktoken=${socketaccesstoken}`));
+    await collect(await SELF.fetch(`${BASE}/v1/nothing-here`));
+    const all = bodies.join('\n');
+    expect(all).not.toContain(EMULATOR_KEY);
+    expect(all).not.toContain(EMULATOR_SECRET);
+  });
+});

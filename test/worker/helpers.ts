@@ -1,0 +1,77 @@
+/**
+ * Helpers for the worker tests: calls to the Worker (through `SELF`, inside workerd) and to the
+ * Wiro emulator's control API (over loopback), so each test can set up Wiro's side, act, and
+ * prove what reached Wiro.
+ */
+import { SELF } from 'cloudflare:test';
+import { inject } from 'vitest';
+
+export const BASE = 'https://edge.test';
+export const RUN_PATH = '/v1/Run/wiro/text-to-image-flux-lora-fast';
+
+export interface EmulatorCall {
+  route: string;
+  path: string;
+  nonce?: string;
+  body: Record<string, unknown>;
+  status: number;
+}
+
+export interface EmulatorState {
+  calls: EmulatorCall[];
+  tasks: Array<Record<string, unknown> & { id: string; status: string }>;
+  callbacks: Array<{ taskid: string; url: string; status?: number; error?: string; dropped?: boolean }>;
+}
+
+const emulatorUrl = () => inject('emulatorUrl');
+
+async function control(path: string, body?: unknown): Promise<unknown> {
+  const response = await fetch(`${emulatorUrl()}/__emulator/${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`emulator ${path}: HTTP ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+export const emulator = {
+  state: () => control('state') as Promise<EmulatorState>,
+  reset: () => control('reset', {}),
+  fault: (fault: { route: string; kind: string; times?: number; delayMs?: number }) => control('faults', fault),
+  config: (config: { speed?: number; dropCallbacks?: boolean; failNextTasks?: number; failMessage?: string }) =>
+    control('config', config),
+  advance: (taskid: string, to?: string) =>
+    control(`tasks/${taskid}/advance`, to ? { to } : {}) as Promise<Record<string, unknown>>,
+  /** How many calls reached the emulator, to prove that a refused request sent nothing. */
+  async callCount(): Promise<number> {
+    return (await emulator.state()).calls.length;
+  },
+};
+
+export function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return SELF.fetch(`${BASE}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+export const validRun = { prompt: 'a lion under a starry sky', steps: 20, width: 1024, height: 1024 };
+
+export interface RunResult {
+  taskid: string;
+  socketaccesstoken: string;
+}
+
+export async function startTask(body: Record<string, unknown> = validRun): Promise<RunResult> {
+  const response = await post(RUN_PATH, body);
+  const answer = (await response.json()) as RunResult & { result: boolean };
+  if (response.status !== 200 || !answer.result) throw new Error(`Run failed: ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+export async function detail(tasktoken: string) {
+  const response = await post('/v1/Task/Detail', { tasktoken });
+  return { response, body: (await response.json()) as Record<string, any> };
+}

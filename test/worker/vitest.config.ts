@@ -1,0 +1,39 @@
+/**
+ * Worker tests run inside workerd (the vitest plugin), against the Wiro emulator that
+ * `global-setup.ts` starts on 127.0.0.1. Files run one at a time: they share that emulator,
+ * and a fault one file injects must not hit another file's calls.
+ */
+import { fileURLToPath } from 'node:url';
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { defineConfig } from 'vitest/config';
+import { EMULATOR_KEY, EMULATOR_SECRET } from './constants.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export default defineConfig({
+  root,
+  plugins: [
+    cloudflareTest(({ inject }) => ({
+      wrangler: { configPath: './wrangler.toml' },
+      miniflare: {
+        bindings: {
+          WIRO_API_BASE: `${inject('emulatorUrl')}/v1`,
+          WIRO_API_KEY: EMULATOR_KEY,
+          WIRO_API_SECRET: EMULATOR_SECRET,
+          // Short, so the timeout tests stay quick; the emulator's "slow" fault waits longer.
+          WIRO_TIMEOUT_MS: '1000',
+          // Polls run only when a test runs the alarm; Detail always re-reads a live task.
+          POLL_FIRST_MS: '3600000',
+          DETAIL_MAX_AGE_MS: '0',
+          ALLOWED_ORIGINS: 'https://allowed.example',
+        },
+      },
+    })),
+  ],
+  test: {
+    include: ['test/worker/**/*.test.ts'],
+    globalSetup: ['test/worker/global-setup.ts'],
+    fileParallelism: false,
+    testTimeout: 20_000,
+  },
+});

@@ -1,0 +1,2 @@
+/** The widget's entry: defines `<wiro-flux>`. */
+export {};

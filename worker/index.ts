@@ -1,0 +1,41 @@
+/**
+ * wiro-flux-edge: a Wiro-compatible API for `wiro/text-to-image-flux-lora-fast` that keeps the
+ * key at the edge. Routes are mounted under `/v1`; everything else is the widget and the demo
+ * page from static assets. Every error leaves through `onError`, in Wiro's envelope.
+ */
+import { Hono } from 'hono';
+import type { Bindings } from './env';
+import { ApiError, errorResponse } from './errors';
+import { origins } from './middleware/origins';
+import { callback } from './routes/callback';
+import { run } from './routes/run';
+import { task } from './routes/task';
+import { tool } from './routes/tool';
+
+export { TaskObject } from './task/task-object';
+
+const app = new Hono<{ Bindings: Bindings }>();
+
+app.use('/v1/*', origins());
+app.route('/v1', run);
+app.route('/v1', task);
+app.route('/v1', tool);
+app.route('/v1', callback);
+
+app.all('/v1/*', (c) => {
+  throw new ApiError(404, [{ code: 1, message: `No such route: ${c.req.method} ${new URL(c.req.url).pathname}` }]);
+});
+
+app.all('*', (c) => c.env.ASSETS.fetch(c.req.raw));
+
+app.onError((error, c) => {
+  if (error instanceof ApiError) return errorResponse(error);
+  // Hono's own errors (a malformed request it could not route, say) keep their status.
+  const status = 'status' in error && typeof error.status === 'number' ? error.status : 500;
+  console.error(`wiro-flux-edge: ${c.req.method} ${new URL(c.req.url).pathname}: ${error.message}`);
+  return errorResponse(
+    new ApiError(status >= 400 && status < 600 ? status : 500, 'The Worker failed to answer this request'),
+  );
+});
+
+export default app;

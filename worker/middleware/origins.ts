@@ -1,0 +1,49 @@
+/**
+ * Browser origins: CORS for the origins in `ALLOWED_ORIGINS` (exact matches; `*` allows any),
+ * and a 403 for a browser request from any other origin before the route does any work.
+ * Requests without an `Origin` header (servers, curl) are not browsers' and pass.
+ */
+import type { MiddlewareHandler } from 'hono';
+import type { Bindings } from '../env';
+import { ApiError } from '../errors';
+
+const ALLOW_HEADERS = 'content-type, idempotency-key, last-event-id, cf-turnstile-response';
+const EXPOSE_HEADERS = 'retry-after, x-request-id';
+
+export function parseOrigins(value: string | undefined): '*' | Set<string> {
+  const list = (value ?? '')
+    .split(',')
+    .map((origin) => origin.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
+  return list.includes('*') ? '*' : new Set(list);
+}
+
+export function origins(): MiddlewareHandler<{ Bindings: Bindings }> {
+  return async function originCheck(c, next) {
+    const origin = c.req.header('origin');
+    if (origin === undefined) return next();
+    const allowed = parseOrigins(c.env.ALLOWED_ORIGINS);
+    const sameOrigin = origin === new URL(c.req.url).origin;
+    if (allowed !== '*' && !allowed.has(origin) && !sameOrigin) {
+      throw new ApiError(403, `Origin ${origin} may not use this API: add it to ALLOWED_ORIGINS`);
+    }
+    const headers = {
+      'access-control-allow-origin': allowed === '*' ? '*' : origin,
+      'access-control-expose-headers': EXPOSE_HEADERS,
+      vary: 'Origin',
+    };
+    if (c.req.method === 'OPTIONS') {
+      return new Response(null, {
+        status: 204,
+        headers: {
+          ...headers,
+          'access-control-allow-methods': 'GET, POST, OPTIONS',
+          'access-control-allow-headers': ALLOW_HEADERS,
+          'access-control-max-age': '86400',
+        },
+      });
+    }
+    await next();
+    for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * The wire protocol shared by the Worker and the widget: Wiro's task shape, its statuses, and
+ * the events the task stream sends. Types and tiny pure helpers only, so the widget can import
+ * it without pulling in anything from the Worker.
+ */
+
+/** Statuses a task passes through while it is alive, in Wiro's order. */
+export const RUNNING_STATUSES = [
+  'task_queue',
+  'task_accept',
+  'task_assign',
+  'task_preprocess_start',
+  'task_preprocess_end',
+  'task_start',
+  'task_output',
+  'task_error',
+  'task_output_full',
+  'task_error_full',
+  'task_end',
+  'task_postprocess_start',
+] as const;
+
+/** Statuses after which nothing changes: polling and streaming stop. */
+export const TERMINAL_STATUSES = ['task_postprocess_end', 'task_cancel'] as const;
+
+export type RunningStatus = (typeof RUNNING_STATUSES)[number];
+export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
+export type TaskStatus = RunningStatus | TerminalStatus;
+
+/** Queued statuses: Wiro's `Task/Cancel` works only in these; later ones need `Task/Kill`. */
+export const QUEUED_STATUSES: readonly string[] = ['task_queue', 'task_accept', 'task_assign'];
+
+export interface WiroOutput {
+  id?: string;
+  name: string;
+  contenttype: string;
+  size: string;
+  url: string;
+  [field: string]: unknown;
+}
+
+/** A task in Wiro's shape: every value a string, as Wiro sends it. */
+export interface WiroTask {
+  id: string;
+  socketaccesstoken: string;
+  status: string;
+  pexit?: string;
+  debugerror?: string;
+  debugoutput?: string;
+  outputs: WiroOutput[];
+  createtime?: string;
+  starttime?: string;
+  endtime?: string;
+  elapsedseconds?: string;
+  totalcost?: string;
+  /** Worker addition: the latest step progress Wiro reported, when it did. */
+  progress?: Progress;
+  [field: string]: unknown;
+}
+
+/** Step progress as Wiro's realtime socket reports it (`progressGenerate`). */
+export interface Progress {
+  percentage: number;
+  stepCurrent?: number;
+  stepTotal?: number;
+  remainingTime?: string;
+}
+
+/** Wiro's envelope around every answer. */
+export interface WiroEnvelope {
+  result: boolean;
+  errors: WiroErrorItem[];
+  [field: string]: unknown;
+}
+
+export interface WiroErrorItem {
+  code: number;
+  message: string;
+  /** Worker addition: the input field the error is about, for forms. */
+  field?: string;
+}
+
+export interface RunAnswer extends WiroEnvelope {
+  taskid: string;
+  socketaccesstoken: string;
+}
+
+/** One Server-Sent Event of `GET /v1/Task/Events`: `event:` is the status, `data:` the task. */
+export interface StatusEvent {
+  id: number;
+  status: string;
+  task: WiroTask;
+}
+
+/**
+ * When the Worker gives up waiting for Wiro it ends the task the way Wiro ends a failed one
+ * (`task_postprocess_end` with a non-zero `pexit`), so every existing Wiro client stops
+ * polling and shows `debugerror`. This `pexit` tells that case apart from Wiro's own exits.
+ */
+export const TIMEOUT_PEXIT = '-1';
+
+export function isTerminal(status: string): boolean {
+  return (TERMINAL_STATUSES as readonly string[]).includes(status);
+}
+
+/** A finished task failed when its process exited non-zero (or the Worker gave up on it). */
+export function isFailed(task: Pick<WiroTask, 'status' | 'pexit'>): boolean {
+  return task.status === 'task_postprocess_end' && task.pexit !== undefined && task.pexit !== '0';
+}

@@ -1,0 +1,36 @@
+/**
+ * `POST /v1/Run/wiro/text-to-image-flux-lora-fast`: validates the inputs (nothing reaches Wiro
+ * unless they are good), mints the task's token and lets the new task object start it.
+ * Any other `/v1/Run/...` path is refused here, before any work.
+ */
+import { Hono } from 'hono';
+import { readBody } from '../body';
+import { type Bindings, readConfig } from '../env';
+import { ApiError } from '../errors';
+import { callbackUrl, mintToken, newTaskObject } from '../task/token';
+import { TOOL_SLUG } from '../tool/catalog';
+import { validateRunInput } from '../tool/schema';
+import { unwrap } from './outcome';
+
+export const run = new Hono<{ Bindings: Bindings }>();
+
+run.post(`/Run/${TOOL_SLUG}`, async (c) => {
+  const config = readConfig(c.env);
+  const body = await readBody(c.req.raw, config.maxBodyBytes);
+  const checked = validateRunInput(body);
+  if (!checked.ok) throw new ApiError(400, checked.errors);
+
+  const token = mintToken();
+  const task = newTaskObject(c.env, token);
+  const answer = await task.stub.start({
+    token,
+    input: checked.value.input,
+    callbackUrl: await callbackUrl(config, new URL(c.req.url).origin, task.id),
+    ...(checked.value.callbackUrl ? { clientCallbackUrl: checked.value.callbackUrl } : {}),
+  });
+  return c.json(unwrap(answer));
+});
+
+run.all('/Run/*', () => {
+  throw new ApiError(404, [{ code: 1, message: `This Worker serves only ${TOOL_SLUG}` }]);
+});

@@ -1,0 +1,107 @@
+/**
+ * The task's state machine, as pure functions: which upstream snapshot moves a task forward,
+ * and how Wiro's task becomes the task a client sees. Transitions never go backwards and never
+ * leave a terminal status, so replays, late polls and repeated callbacks are harmless.
+ */
+import { isTerminal, type Progress, TIMEOUT_PEXIT, type WiroTask } from '../protocol';
+
+/**
+ * Order of Wiro's statuses. `task_output` and `task_error` repeat and interleave (stdout and
+ * stderr lines), so they share a rank, as do their `_full` forms.
+ */
+const RANK: Record<string, number> = {
+  task_queue: 0,
+  task_accept: 1,
+  task_assign: 2,
+  task_preprocess_start: 3,
+  task_preprocess_end: 4,
+  task_start: 5,
+  task_output: 6,
+  task_error: 6,
+  task_output_full: 7,
+  task_error_full: 7,
+  task_end: 8,
+  task_postprocess_start: 9,
+  task_postprocess_end: 10,
+  task_cancel: 10,
+};
+
+export function rank(status: string): number | undefined {
+  return RANK[status];
+}
+
+/**
+ * Whether `next` (a fresh upstream read) should replace `current`. Unknown statuses are taken at
+ * the current rank, so a status Wiro adds one day shows up instead of stalling the task.
+ */
+export function shouldApply(current: WiroTask, next: WiroTask): boolean {
+  if (isTerminal(current.status)) return false;
+  const from = rank(current.status) ?? 0;
+  const to = rank(next.status) ?? from;
+  if (to < from) return false;
+  return (
+    next.status !== current.status ||
+    next.progress?.percentage !== current.progress?.percentage ||
+    next.outputs.length !== current.outputs.length ||
+    next.debugerror !== current.debugerror
+  );
+}
+
+/** Reads Wiro's progress, which arrives as an object or a JSON string (`progressGenerate`). */
+export function parseProgress(raw: unknown): Progress | undefined {
+  let value = raw;
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const record = value as Record<string, unknown>;
+  const percentage = Number(record.percentage);
+  if (!Number.isFinite(percentage)) return undefined;
+  const progress: Progress = { percentage: Math.max(0, Math.min(100, percentage)) };
+  const stepCurrent = Number(record.stepCurrent);
+  const stepTotal = Number(record.stepTotal);
+  if (Number.isFinite(stepCurrent)) progress.stepCurrent = stepCurrent;
+  if (Number.isFinite(stepTotal)) progress.stepTotal = stepTotal;
+  if (typeof record.remainingTime === 'string') progress.remainingTime = record.remainingTime;
+  return progress;
+}
+
+/**
+ * Wiro's task as the client sees it: the Worker's token instead of Wiro's, and no trace of the
+ * Worker's signed callback URL (it would let anyone poke the task object).
+ */
+export function toClientTask(upstream: Record<string, unknown>, token: string, clientCallbackUrl = ''): WiroTask {
+  const { callbackurl: _ignored, progress, parameters, ...rest } = upstream;
+  const task: WiroTask = {
+    ...rest,
+    id: String(upstream.id ?? ''),
+    status: String(upstream.status ?? 'task_queue'),
+    socketaccesstoken: token,
+    callbackurl: clientCallbackUrl,
+    outputs: Array.isArray(upstream.outputs) ? (upstream.outputs as WiroTask['outputs']) : [],
+  };
+  if (typeof parameters === 'object' && parameters !== null) {
+    const { callbackUrl: _callback, ...inputs } = parameters as Record<string, unknown>;
+    task.parameters = inputs;
+  }
+  const parsed = parseProgress(progress);
+  if (parsed) task.progress = parsed;
+  else if (task.status === 'task_postprocess_end' || task.status === 'task_end') task.progress = { percentage: 100 };
+  return task;
+}
+
+/** The task as it ends when the Worker gives up waiting for Wiro. */
+export function timedOut(task: WiroTask, waitedMs: number): WiroTask {
+  const minutes = Math.round(waitedMs / 60_000);
+  return {
+    ...task,
+    status: 'task_postprocess_end',
+    pexit: TIMEOUT_PEXIT,
+    debugerror: `Wiro did not finish this task within ${minutes} minute${minutes === 1 ? '' : 's'}; the Worker stopped waiting. Wiro may still finish it: ask Wiro's dashboard about task ${task.id}.`,
+    endtime: String(Math.floor(Date.now() / 1000)),
+  };
+}

@@ -1,0 +1,311 @@
+/**
+ * One Durable Object per task. It starts the task on Wiro, holds its state (the task in Wiro's
+ * shape, every status change with its time), believes callbacks only after re-reading Wiro,
+ * polls with alarms when callbacks do not come, and streams every change to its watchers.
+ * Routes stay thin: they find the object by the task token and call one method.
+ *
+ * Methods answer an `Outcome` rather than throwing, because an error's fields do not survive the
+ * RPC boundary; the Worker turns a failed outcome back into an `ApiError`.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { type Bindings, readConfig } from '../env';
+import { ApiError } from '../errors';
+import { isTerminal, type RunAnswer, type WiroErrorItem, type WiroTask } from '../protocol';
+import { TOOL_SLUG } from '../tool/catalog';
+import { type RunInput, upstreamRunBody } from '../tool/schema';
+import { WiroClient } from '../wiro/client';
+import { shouldApply, timedOut, toClientTask } from './state';
+import { Watchers } from './watchers';
+
+export type Outcome<T> = { ok: true; body: T } | { ok: false; status: number; errors: WiroErrorItem[] };
+
+export interface StartArgs {
+  token: string;
+  input: RunInput;
+  /** The Worker's own signed callback URL for this task, sent to Wiro. */
+  callbackUrl: string;
+  /** The client's webhook, relayed to when the task ends. */
+  clientCallbackUrl?: string;
+}
+
+export interface TaskRecord {
+  token: string;
+  taskid: string;
+  upstreamToken: string;
+  task: WiroTask;
+  clientCallbackUrl?: string;
+  createdAt: number;
+  /** When Wiro was last read; Detail re-reads only when this is old. */
+  readAt: number;
+  deadlineAt: number;
+  polls: number;
+  /** Every call this task cost on Wiro, Run included. */
+  upstreamCalls: number;
+}
+
+export interface TaskEvent {
+  id: number;
+  status: string;
+  at: number;
+  task: WiroTask;
+}
+
+/**
+ * Polling backoff, in multiples of the first delay (1 s by default): quick while a task is likely
+ * to move, slower later. A 6 s task costs about 4 polls; an hour-long one about 130.
+ */
+const POLL_BACKOFF = [1, 1, 2, 2, 3, 3, 5, 5, 5, 10];
+const LATE_POLL_BACKOFF = 30;
+
+export function pollDelay(polls: number, firstMs: number): number {
+  return (POLL_BACKOFF[polls] ?? (polls < 40 ? 10 : LATE_POLL_BACKOFF)) * firstMs;
+}
+
+function failure(error: unknown): { ok: false; status: number; errors: WiroErrorItem[] } {
+  if (error instanceof ApiError) return { ok: false, status: error.status, errors: error.errors };
+  throw error;
+}
+
+export class TaskObject extends DurableObject<Bindings> {
+  #record: TaskRecord | undefined;
+  #refreshing: Promise<void> | undefined;
+  readonly #watchers: Watchers;
+
+  constructor(ctx: DurableObjectState, env: Bindings) {
+    super(ctx, env);
+    this.#watchers = new Watchers();
+    ctx.blockConcurrencyWhile(async () => {
+      ctx.storage.sql.exec(
+        `CREATE TABLE IF NOT EXISTS events (
+           id INTEGER PRIMARY KEY, status TEXT NOT NULL, at INTEGER NOT NULL, task TEXT NOT NULL)`,
+      );
+      this.#record = await ctx.storage.get<TaskRecord>('record');
+    });
+  }
+
+  /** Starts the task on Wiro. Called once per token; Wiro's Run is never retried. */
+  async start(args: StartArgs): Promise<Outcome<RunAnswer>> {
+    if (this.#record)
+      return { ok: false, status: 409, errors: [{ code: 0, message: 'This task was already started' }] };
+    const config = readConfig(this.env);
+    const wiro = new WiroClient(config);
+    let answer: RunAnswer;
+    try {
+      answer = await wiro.run(TOOL_SLUG, upstreamRunBody(args.input, args.callbackUrl));
+    } catch (error) {
+      return failure(error);
+    }
+    const now = Date.now();
+    const task = toClientTask(
+      {
+        id: answer.taskid,
+        status: 'task_queue',
+        pexit: '',
+        debugerror: '',
+        createtime: String(Math.floor(now / 1000)),
+        outputs: [],
+      },
+      args.token,
+      args.clientCallbackUrl,
+    );
+    const record: TaskRecord = {
+      token: args.token,
+      taskid: answer.taskid,
+      upstreamToken: answer.socketaccesstoken,
+      task,
+      createdAt: now,
+      readAt: now,
+      deadlineAt: now + config.taskDeadlineMs,
+      polls: 0,
+      upstreamCalls: wiro.calls,
+    };
+    if (args.clientCallbackUrl) record.clientCallbackUrl = args.clientCallbackUrl;
+    this.#record = record;
+    await this.#save();
+    this.#append(task);
+    await this.ctx.storage.setAlarm(now + pollDelay(0, config.pollFirstMs));
+    return { ok: true, body: { result: true, errors: [], taskid: answer.taskid, socketaccesstoken: args.token } };
+  }
+
+  /** The task as the Worker knows it, re-read from Wiro first when that knowledge is old. */
+  async detail(): Promise<Outcome<WiroTask>> {
+    const record = this.#record;
+    if (!record) return notFound();
+    if (!isTerminal(record.task.status) && Date.now() - record.readAt >= readConfig(this.env).detailMaxAgeMs) {
+      // A failed re-read still answers: the last known state beats an error.
+      await this.#refresh().catch((error) => this.#log('detail re-read failed', error));
+    }
+    return { ok: true, body: this.#record?.task ?? record.task };
+  }
+
+  /** Stops the task: Wiro's `Task/Cancel` while queued, `Task/Kill` once it runs. */
+  async stop(how: 'cancel' | 'kill'): Promise<Outcome<WiroTask>> {
+    const record = this.#record;
+    if (!record) return notFound();
+    if (isTerminal(record.task.status)) {
+      return {
+        ok: false,
+        status: 409,
+        errors: [
+          {
+            code: 0,
+            message: `Task ${record.taskid} has already ended (${record.task.status}); there is nothing to stop`,
+          },
+        ],
+      };
+    }
+    const wiro = new WiroClient(readConfig(this.env));
+    try {
+      const answer = how === 'cancel' ? await wiro.cancel(record.taskid) : await wiro.kill(record.taskid);
+      record.upstreamCalls += wiro.calls;
+      // Wiro's answer to our own signed call is first-hand; use its task when it sends one.
+      const task = Array.isArray(answer.tasklist) ? (answer.tasklist[0] as WiroTask | undefined) : undefined;
+      if (task && typeof task.status === 'string') await this.#apply(task);
+      else await this.#refresh();
+    } catch (error) {
+      record.upstreamCalls += wiro.calls;
+      await this.#save();
+      return failure(error);
+    }
+    return { ok: true, body: (this.#record ?? record).task };
+  }
+
+  /** A callback from Wiro arrived: a hint only. The task changes only after a fresh read. */
+  async hint(): Promise<Outcome<{ status: string }>> {
+    const record = this.#record;
+    if (!record) return notFound();
+    if (!isTerminal(record.task.status)) {
+      try {
+        await this.#refresh();
+      } catch (error) {
+        // Keep polling; the alarm will try again.
+        this.#log('callback re-read failed', error);
+      }
+    }
+    return { ok: true, body: { status: (this.#record ?? record).task.status } };
+  }
+
+  /** Events after `afterId`, oldest first: the history a new or returning watcher catches up on. */
+  events(afterId = 0): TaskEvent[] {
+    return this.ctx.storage.sql
+      .exec<{ id: number; status: string; at: number; task: string }>(
+        'SELECT id, status, at, task FROM events WHERE id > ? ORDER BY id',
+        afterId,
+      )
+      .toArray()
+      .map((row) => ({ id: row.id, status: row.status, at: row.at, task: JSON.parse(row.task) as WiroTask }));
+  }
+
+  /** Counters for operators and benchmarks. */
+  stats(): { upstreamCalls: number; polls: number; status: string; watchers: number } | undefined {
+    const record = this.#record;
+    if (!record) return undefined;
+    return {
+      upstreamCalls: record.upstreamCalls,
+      polls: record.polls,
+      status: record.task.status,
+      watchers: this.#watchers.size,
+    };
+  }
+
+  /** Streams: `GET /events` (Server-Sent Events). */
+  override async fetch(request: Request): Promise<Response> {
+    const record = this.#record;
+    if (!record) return Response.json(notFoundBody(), { status: 404 });
+    const lastId = Number(request.headers.get('last-event-id') ?? new URL(request.url).searchParams.get('lastEventId'));
+    const history = this.events(Number.isFinite(lastId) ? lastId : 0);
+    return this.#watchers.stream(history, isTerminal(record.task.status));
+  }
+
+  /** Polls Wiro when no callback has come; gives up at the deadline. */
+  override async alarm(): Promise<void> {
+    await this.#poll();
+  }
+
+  async #poll(): Promise<void> {
+    const record = this.#record;
+    if (!record || isTerminal(record.task.status)) return;
+    record.polls++;
+    try {
+      await this.#refresh();
+    } catch (error) {
+      this.#log('poll failed', error);
+    }
+    const current = this.#record ?? record;
+    if (isTerminal(current.task.status)) return;
+    const now = Date.now();
+    if (now >= current.deadlineAt) {
+      await this.#apply(timedOut(current.task, now - current.createdAt), { trusted: true });
+      return;
+    }
+    const delay = pollDelay(current.polls, readConfig(this.env).pollFirstMs);
+    await this.ctx.storage.setAlarm(Math.min(now + delay, current.deadlineAt));
+  }
+
+  /** Re-reads the task on Wiro, once at a time: callers that arrive meanwhile share the read. */
+  #refresh(): Promise<void> {
+    const record = this.#record;
+    if (!record) return Promise.resolve();
+    this.#refreshing ??= (async () => {
+      const wiro = new WiroClient(readConfig(this.env));
+      try {
+        const task = await wiro.detail({ taskid: record.taskid });
+        record.readAt = Date.now();
+        await this.#apply(task);
+      } finally {
+        record.upstreamCalls += wiro.calls;
+        this.#refreshing = undefined;
+      }
+    })();
+    return this.#refreshing;
+  }
+
+  /**
+   * Takes a task read from Wiro (or made by the Worker, when `trusted`) and moves the state
+   * forward if it is news. Persists first, then tells the watchers.
+   */
+  async #apply(upstream: Record<string, unknown>, options: { trusted?: boolean } = {}): Promise<void> {
+    const record = this.#record;
+    if (!record) return;
+    const next = options.trusted
+      ? (upstream as WiroTask)
+      : toClientTask(upstream, record.token, record.clientCallbackUrl);
+    if (!shouldApply(record.task, next)) {
+      await this.#save();
+      return;
+    }
+    record.task = next;
+    await this.#save();
+    this.#append(next);
+  }
+
+  #append(task: WiroTask): void {
+    const at = Date.now();
+    const row = this.ctx.storage.sql
+      .exec<{ id: number }>(
+        'INSERT INTO events (status, at, task) VALUES (?, ?, ?) RETURNING id',
+        task.status,
+        at,
+        JSON.stringify(task),
+      )
+      .one();
+    this.#watchers.send({ id: row.id, status: task.status, at, task }, isTerminal(task.status));
+  }
+
+  async #save(): Promise<void> {
+    if (this.#record) await this.ctx.storage.put('record', this.#record);
+  }
+
+  #log(what: string, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    console.warn(`TaskObject ${this.#record?.taskid ?? this.ctx.id.toString()}: ${what}: ${message}`);
+  }
+}
+
+function notFoundBody() {
+  return { result: false, errors: [{ code: 1, message: 'Task not found: this token was not issued by this Worker' }] };
+}
+
+function notFound(): { ok: false; status: number; errors: WiroErrorItem[] } {
+  return { ok: false, status: 404, errors: notFoundBody().errors };
+}

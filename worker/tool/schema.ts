@@ -1,0 +1,362 @@
+/**
+ * The one schema of the tool's inputs. `FIELDS` is data: the Run route validates with the
+ * valibot schemas built from it, `GET /v1/Tool` publishes it, and the widget builds its form
+ * from what is published. Change a limit here and all three follow.
+ *
+ * @example
+ *   const checked = validateRunInput({ prompt: 'a lion', steps: '20' });
+ *   if (!checked.ok) checked.errors; // [{ code: 0, field: 'steps', message: '...' }]
+ */
+import * as v from 'valibot';
+import { WiroCode } from '../errors';
+import type { WiroErrorItem } from '../protocol';
+import { DEFAULT_LORA, findLora, LORAS, TOOL_SLUG } from './catalog';
+import { isPublicHttpsUrl } from './url';
+
+type FieldKind = 'textarea' | 'select' | 'integer' | 'float' | 'seed' | 'url';
+
+export interface FieldSpec {
+  name: string;
+  kind: FieldKind;
+  label: string;
+  help: string;
+  default: string | number;
+  min?: number;
+  max?: number;
+  step?: number;
+  multipleOf?: number;
+  maxLength?: number;
+  /** Shown under "advanced" in forms. */
+  advanced?: boolean;
+}
+
+export const LIMITS = {
+  promptMaxLength: 2000,
+  stepsMax: 50,
+  guidanceMax: 20,
+  samplesMax: 4,
+  sizeMin: 256,
+  sizeMax: 2048,
+  sizeMultiple: 16,
+  seedMax: 4294967295,
+  urlMaxLength: 2048,
+} as const;
+
+export const FIELDS: readonly FieldSpec[] = [
+  {
+    name: 'prompt',
+    kind: 'textarea',
+    label: 'Prompt',
+    help: 'What to draw. Put the style’s trigger words in it.',
+    default:
+      'vintage matchbox artwork, A retro matchbox label depicting a lion roaring under a starry African night sky, framed with decorative vintage borders and textured printing effects.',
+    maxLength: LIMITS.promptMaxLength,
+  },
+  {
+    name: 'selectedLoraModel',
+    kind: 'select',
+    label: 'Style',
+    help: 'A style LoRA applied on top of Flux.',
+    default: DEFAULT_LORA,
+  },
+  {
+    name: 'steps',
+    kind: 'integer',
+    label: 'Inference steps',
+    help: 'More steps: more detail, more time.',
+    default: 20,
+    min: 1,
+    max: LIMITS.stepsMax,
+    step: 1,
+  },
+  {
+    name: 'scale',
+    kind: 'float',
+    label: 'Guidance scale',
+    help: 'How closely the image follows the prompt.',
+    default: 3.5,
+    min: 0,
+    max: LIMITS.guidanceMax,
+    step: 0.1,
+  },
+  {
+    name: 'samples',
+    kind: 'integer',
+    label: 'Images',
+    help: 'How many images to make (each one is billed).',
+    default: 1,
+    min: 1,
+    max: LIMITS.samplesMax,
+    step: 1,
+  },
+  {
+    name: 'seed',
+    kind: 'seed',
+    label: 'Seed',
+    help: 'The same seed and settings give the same image.',
+    default: '3572004920',
+    min: 0,
+    max: LIMITS.seedMax,
+  },
+  {
+    name: 'width',
+    kind: 'integer',
+    label: 'Width',
+    help: 'Pixels, a multiple of 16.',
+    default: 1024,
+    min: LIMITS.sizeMin,
+    max: LIMITS.sizeMax,
+    step: LIMITS.sizeMultiple,
+    multipleOf: LIMITS.sizeMultiple,
+  },
+  {
+    name: 'height',
+    kind: 'integer',
+    label: 'Height',
+    help: 'Pixels, a multiple of 16.',
+    default: 1024,
+    min: LIMITS.sizeMin,
+    max: LIMITS.sizeMax,
+    step: LIMITS.sizeMultiple,
+    multipleOf: LIMITS.sizeMultiple,
+  },
+  {
+    name: 'selectedLoraModelPrivateUrl',
+    kind: 'url',
+    label: 'Your own LoRA (URL)',
+    help: 'A direct https link to a public .safetensors file.',
+    default: '',
+    maxLength: LIMITS.urlMaxLength,
+    advanced: true,
+  },
+];
+
+/** Size presets for forms, by aspect ratio; every side is a multiple of 16. */
+export const SIZE_PRESETS = [
+  { label: '1:1', width: 1024, height: 1024 },
+  { label: '4:3', width: 1152, height: 864 },
+  { label: '3:4', width: 864, height: 1152 },
+  { label: '16:9', width: 1344, height: 768 },
+  { label: '9:16', width: 768, height: 1344 },
+] as const;
+
+/** Inputs that are not model parameters but that Run accepts. */
+const EXTRA_FIELDS = ['callbackUrl', 'selectedLoraModelPrivate'] as const;
+
+/** What the Worker sends Wiro after validation: normalized, defaults filled in. */
+export interface RunInput {
+  prompt: string;
+  selectedLoraModel: string;
+  selectedLoraModelPrivate: string;
+  selectedLoraModelPrivateUrl: string;
+  steps: number;
+  scale: string;
+  samples: number;
+  seed: string;
+  width: number;
+  height: number;
+  /** The selected LoRA's scale setting, by its `generatesettings` id. */
+  loraScales: Record<string, string>;
+}
+
+export interface ValidatedRun {
+  input: RunInput;
+  /** The client's own webhook, relayed to when the task ends. */
+  callbackUrl?: string;
+}
+
+export type Validation = { ok: true; value: ValidatedRun } | { ok: false; errors: WiroErrorItem[] };
+
+/** Numbers arrive as JSON numbers or, from forms and multipart, as numeric strings. */
+function numeric(name: string) {
+  return v.union(
+    [
+      v.number(),
+      v.pipe(
+        v.string(),
+        v.trim(),
+        v.regex(/^[-+]?(\d+\.?\d*|\.\d+)$/),
+        v.transform((text) => Number(text)),
+      ),
+    ],
+    `${name} must be a number`,
+  );
+}
+
+function numberSchema(field: FieldSpec) {
+  const { name, min = 0, max = Number.MAX_SAFE_INTEGER, multipleOf } = field;
+  const range = `${name} must be between ${min} and ${max}`;
+  return v.pipe(
+    numeric(name),
+    v.finite(`${name} must be a number`),
+    v.check((n) => field.kind !== 'integer' || Number.isInteger(n), `${name} must be a whole number`),
+    v.check((n) => n >= min && n <= max, range),
+    v.check((n) => !multipleOf || n % multipleOf === 0, `${name} must be a multiple of ${multipleOf}`),
+  );
+}
+
+const loraValues = LORAS.map((lora) => lora.value);
+
+function fieldSchema(field: FieldSpec): v.GenericSchema<unknown, unknown> {
+  const { name } = field;
+  switch (field.kind) {
+    case 'textarea':
+      return v.pipe(
+        v.string(`${name} must be text`),
+        v.trim(),
+        v.nonEmpty(`${name} is required`),
+        v.maxLength(field.maxLength ?? 0, `${name} must be at most ${field.maxLength} characters`),
+      );
+    case 'select':
+      // Wiro's own example sends `[]` for "no choice"; we read it, like "", as the default.
+      return v.union(
+        [
+          v.pipe(
+            v.array(v.never()),
+            v.transform(() => DEFAULT_LORA),
+          ),
+          v.pipe(
+            v.string(),
+            v.trim(),
+            v.transform((text) => text || DEFAULT_LORA),
+            v.picklist(loraValues),
+          ),
+        ],
+        `${name} must be one of ${loraValues.join(', ')}`,
+      );
+    case 'integer':
+    case 'float':
+      return numberSchema(field);
+    case 'seed':
+      return v.pipe(
+        v.union([v.number(), v.string()], `${name} must be a whole number`),
+        v.transform((seed) => String(seed).trim()),
+        v.regex(/^\d{1,10}$/, `${name} must be a whole number from 0 to ${field.max}`),
+        v.check((seed) => Number(seed) <= (field.max ?? 0), `${name} must be a whole number from 0 to ${field.max}`),
+      );
+    case 'url':
+      return v.pipe(
+        v.string(`${name} must be text`),
+        v.trim(),
+        v.maxLength(field.maxLength ?? 0, `${name} must be at most ${field.maxLength} characters`),
+        v.check((url) => url === '' || isPublicHttpsUrl(url), `${name} must be an https URL on a public host`),
+      );
+  }
+}
+
+const FIELD_SCHEMAS = new Map(FIELDS.map((field) => [field.name, fieldSchema(field)]));
+
+const LORA_SCALE_SCHEMAS = new Map(
+  LORAS.flatMap((lora) =>
+    lora.settings.map((setting) => [
+      setting.id,
+      numberSchema({ ...setting, name: setting.id, kind: 'float', help: '', default: 1 }),
+    ]),
+  ),
+);
+
+const privateLoraSchema = v.pipe(
+  v.union([v.string(), v.number()]),
+  v.transform((id) => String(id).trim()),
+  v.regex(/^\d{0,12}$/, 'selectedLoraModelPrivate must be the id of one of your LoRAs, or empty'),
+);
+
+const callbackSchema = v.pipe(
+  v.string('callbackUrl must be text'),
+  v.trim(),
+  v.maxLength(LIMITS.urlMaxLength, `callbackUrl must be at most ${LIMITS.urlMaxLength} characters`),
+  v.check(isPublicHttpsUrl, 'callbackUrl must be an https URL on a public host'),
+);
+
+function fieldError(field: string, message: string): WiroErrorItem {
+  return { code: WiroCode.general, field, message };
+}
+
+/**
+ * Checks a Run body. Returns every bad field at once (one error each), so a form can mark all
+ * of them; the message names the field.
+ */
+export function validateRunInput(body: Record<string, unknown>): Validation {
+  const errors: WiroErrorItem[] = [];
+  const values: Record<string, unknown> = {};
+  const loraScales: Record<string, number> = {};
+
+  for (const name of Object.keys(body)) {
+    const schema = FIELD_SCHEMAS.get(name) ?? LORA_SCALE_SCHEMAS.get(name);
+    if (!schema && !(EXTRA_FIELDS as readonly string[]).includes(name)) {
+      errors.push(fieldError(name, `${name} is not an input of ${TOOL_SLUG}`));
+    }
+  }
+  for (const field of FIELDS) {
+    const raw = body[field.name];
+    // Absent fields take their defaults, except the prompt: an image of nothing costs money.
+    if (raw === undefined || raw === null || (raw === '' && field.kind !== 'textarea')) {
+      if (field.kind === 'textarea') errors.push(fieldError(field.name, `${field.name} is required`));
+      else values[field.name] = field.default;
+      continue;
+    }
+    const parsed = v.safeParse(FIELD_SCHEMAS.get(field.name) as v.GenericSchema, raw);
+    if (parsed.success) values[field.name] = parsed.output;
+    else errors.push(fieldError(field.name, parsed.issues[0].message));
+  }
+  for (const [id, schema] of LORA_SCALE_SCHEMAS) {
+    const raw = body[id];
+    if (raw === undefined || raw === '') continue;
+    const parsed = v.safeParse(schema, raw);
+    if (parsed.success) loraScales[id] = parsed.output as number;
+    else errors.push(fieldError(id, parsed.issues[0].message));
+  }
+
+  let privateLora = '';
+  if (body.selectedLoraModelPrivate !== undefined && body.selectedLoraModelPrivate !== null) {
+    const parsed = v.safeParse(privateLoraSchema, body.selectedLoraModelPrivate);
+    if (parsed.success) privateLora = parsed.output;
+    else errors.push(fieldError('selectedLoraModelPrivate', parsed.issues[0].message));
+  }
+  let callbackUrl: string | undefined;
+  if (body.callbackUrl !== undefined && body.callbackUrl !== '') {
+    const parsed = v.safeParse(callbackSchema, body.callbackUrl);
+    if (parsed.success) callbackUrl = parsed.output;
+    else errors.push(fieldError('callbackUrl', parsed.issues[0].message));
+  }
+  if (errors.length > 0) return { ok: false, errors };
+
+  // Only the chosen style's scale reaches Wiro; a scale left over from another style is ignored.
+  const lora = findLora(String(values.selectedLoraModel));
+  const scales: Record<string, string> = {};
+  for (const setting of lora?.settings ?? []) {
+    scales[setting.id] = String(loraScales[setting.id] ?? setting.default);
+  }
+  const input: RunInput = {
+    prompt: String(values.prompt),
+    selectedLoraModel: String(values.selectedLoraModel),
+    selectedLoraModelPrivate: privateLora,
+    selectedLoraModelPrivateUrl: String(values.selectedLoraModelPrivateUrl),
+    steps: Number(values.steps),
+    scale: String(values.scale),
+    samples: Number(values.samples),
+    seed: String(values.seed),
+    width: Number(values.width),
+    height: Number(values.height),
+    loraScales: scales,
+  };
+  return { ok: true, value: callbackUrl ? { input, callbackUrl } : { input } };
+}
+
+/** The body Wiro receives for a validated Run, in the types Wiro's own example uses. */
+export function upstreamRunBody(input: RunInput, callbackUrl: string): Record<string, unknown> {
+  const { loraScales, ...fields } = input;
+  return { ...fields, ...loraScales, callbackUrl };
+}
+
+/** What `GET /v1/Tool` publishes: everything a form needs, and nothing it must guess. */
+export function describeTool() {
+  return {
+    slug: TOOL_SLUG,
+    title: 'Flux + LoRA, text to image',
+    inputs: FIELDS,
+    loras: LORAS,
+    sizes: SIZE_PRESETS,
+    limits: LIMITS,
+  };
+}

@@ -1,0 +1,157 @@
+/**
+ * The upstream client: every call to Wiro goes through `WiroClient`, which signs it, bounds it
+ * with a timeout, retries only what is safe to repeat (Detail, never Run: Runs are billed) and
+ * turns every way Wiro can fail into an `ApiError` in Wiro's envelope.
+ *
+ * @example
+ *   const wiro = new WiroClient(readConfig(env));
+ *   const { taskid, socketaccesstoken } = await wiro.run(TOOL_SLUG, body);
+ */
+import type { Config } from '../env';
+import { ApiError, WiroCode } from '../errors';
+import type { RunAnswer, WiroEnvelope, WiroErrorItem, WiroTask } from '../protocol';
+import { authHeaders } from './sign';
+
+type ClientConfig = Pick<Config, 'apiBase' | 'apiKey' | 'apiSecret' | 'timeoutMs'>;
+
+/** How Detail is retried: attempts after the first, and the wait before each. */
+const DETAIL_RETRY_DELAYS_MS = [250, 1000];
+const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+
+export type TaskRef = { taskid: string } | { tasktoken: string };
+
+export interface UpstreamCallInfo {
+  route: string;
+  status: number;
+  ms: number;
+}
+
+export class WiroClient {
+  readonly #config: ClientConfig;
+  /** Calls made by this client, for the cost-per-task counters. */
+  calls = 0;
+
+  constructor(config: ClientConfig) {
+    this.#config = config;
+  }
+
+  /** Starts a task. Never retried: a Run that timed out may still have been billed. */
+  async run(slug: string, body: Record<string, unknown>): Promise<RunAnswer> {
+    const answer = await this.#call(`Run/${slug}`, body);
+    if (typeof answer.taskid !== 'string' || typeof answer.socketaccesstoken !== 'string') {
+      throw new ApiError(502, 'Wiro accepted the Run but its answer has no taskid or socketaccesstoken');
+    }
+    return answer as RunAnswer;
+  }
+
+  /** Reads one task; retried with backoff on timeouts, network errors, 408, 429 and 5xx. */
+  async detail(ref: TaskRef): Promise<WiroTask> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const answer = await this.#call('Task/Detail', ref);
+        const task = Array.isArray(answer.tasklist) ? (answer.tasklist[0] as WiroTask | undefined) : undefined;
+        if (!task || typeof task.status !== 'string') {
+          throw new ApiError(502, 'Wiro answered Task/Detail without the task');
+        }
+        return task;
+      } catch (error) {
+        const delay = DETAIL_RETRY_DELAYS_MS[attempt];
+        if (delay === undefined || !(error instanceof ApiError) || !isRetryable(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  cancel(taskid: string): Promise<WiroEnvelope> {
+    return this.#call('Task/Cancel', { taskid });
+  }
+
+  kill(taskid: string): Promise<WiroEnvelope> {
+    return this.#call('Task/Kill', { taskid });
+  }
+
+  async #call(path: string, body: unknown): Promise<WiroEnvelope> {
+    const { apiBase, apiKey, apiSecret, timeoutMs } = this.#config;
+    this.calls++;
+    let response: Response;
+    try {
+      response = await fetch(`${apiBase}/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(await authHeaders(apiKey, apiSecret)) },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+        throw new ApiError(504, `Wiro did not answer ${path} within ${timeoutMs / 1000} s`, { cause: error });
+      }
+      throw new ApiError(502, `Wiro could not be reached for ${path}`, { cause: error });
+    }
+    return parseAnswer(path, response, timeoutMs);
+  }
+}
+
+async function parseAnswer(path: string, response: Response, timeoutMs: number): Promise<WiroEnvelope> {
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (error) {
+    throw new ApiError(504, `Wiro did not finish answering ${path} within ${timeoutMs / 1000} s`, { cause: error });
+  }
+  let answer: unknown;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    answer = undefined;
+  }
+  if (!isEnvelope(answer)) {
+    throw new ApiError(
+      502,
+      `Wiro answered ${path} with something that is not its JSON (HTTP ${response.status}, ${
+        response.headers.get('content-type') || 'no content type'
+      })`,
+      { headers: { 'x-upstream-status': String(response.status) } },
+    );
+  }
+  if (answer.result === true && response.ok) return answer;
+  throw new ApiError(upstreamErrorStatus(response.status, answer.errors), upstreamErrors(path, answer.errors), {
+    headers: { 'x-upstream-status': String(response.status) },
+  });
+}
+
+function isEnvelope(value: unknown): value is WiroEnvelope {
+  return typeof value === 'object' && value !== null && typeof (value as WiroEnvelope).result === 'boolean';
+}
+
+/** Wiro's own errors, passed through with their codes; a bare failure gets a plain message. */
+function upstreamErrors(path: string, errors: unknown): WiroErrorItem[] {
+  const list = Array.isArray(errors)
+    ? errors.flatMap((error) =>
+        typeof error === 'object' && error !== null && typeof error.message === 'string'
+          ? [{ code: typeof error.code === 'number' ? error.code : Number(error.code) || 0, message: error.message }]
+          : [],
+      )
+    : [];
+  return list.length > 0 ? list : [{ code: WiroCode.general, message: `Wiro refused ${path} without saying why` }];
+}
+
+/**
+ * Wiro answers errors with varying HTTP statuses (often 200 with `result: false`). Keep Wiro's
+ * own 4xx; give its 5xx as 502 (the fault is upstream, not ours); map bare 200s by Wiro's code.
+ */
+function upstreamErrorStatus(status: number, errors: unknown): number {
+  if (status >= 500) return 502;
+  if (status >= 400) return status;
+  const code = Array.isArray(errors) ? Number(errors[0]?.code) : Number.NaN;
+  if (code === WiroCode.concurrency) return 429;
+  if (code === WiroCode.insufficientBalance) return 402;
+  if (code === WiroCode.notFound) return 404;
+  return 400;
+}
+
+function isRetryable(error: ApiError): boolean {
+  const upstream = Number(error.headers['x-upstream-status']);
+  if (error.status === 504) return true;
+  if (error.status === 502 && Number.isNaN(upstream)) return true; // unreachable, or reset
+  return RETRYABLE_STATUSES.has(upstream);
+}
