@@ -11,11 +11,17 @@ export interface Secrets {
   WIRO_API_SECRET?: string;
   /** Signs the per-task callback URLs; derived from the Wiro credentials when unset. */
   CALLBACK_SECRET?: string;
+  /** Signs the webhook relay's deliveries (Standard Webhooks, `whsec_…`). */
+  WEBHOOK_SECRET?: string;
 }
 
 export type Bindings = Omit<Env, 'TASK'> &
   Secrets &
-  Partial<Record<OptionalVar, string>> & { TASK: DurableObjectNamespace<TaskObject> };
+  Partial<Record<OptionalVar, string>> & {
+    TASK: DurableObjectNamespace<TaskObject>;
+    /** Optional: when bound, outputs are copied here on completion and served by the Worker. */
+    OUTPUTS?: R2Bucket;
+  };
 
 /** Knobs with defaults; each is documented in the README's configuration table. */
 type OptionalVar =

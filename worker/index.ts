@@ -8,7 +8,9 @@ import type { Bindings } from './env';
 import { ApiError, errorResponse } from './errors';
 import { origins } from './middleware/origins';
 import { callback } from './routes/callback';
+import { file } from './routes/file';
 import { run } from './routes/run';
+import { socket } from './routes/socket';
 import { task } from './routes/task';
 import { tool } from './routes/tool';
 
@@ -21,6 +23,8 @@ app.route('/v1', run);
 app.route('/v1', task);
 app.route('/v1', tool);
 app.route('/v1', callback);
+app.route('/v1', socket);
+app.route('/v1', file);
 
 app.all('/v1/*', (c) => {
   throw new ApiError(404, [{ code: 1, message: `No such route: ${c.req.method} ${new URL(c.req.url).pathname}` }]);

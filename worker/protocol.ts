@@ -107,3 +107,40 @@ export function isTerminal(status: string): boolean {
 export function isFailed(task: Pick<WiroTask, 'status' | 'pexit'>): boolean {
   return task.status === 'task_postprocess_end' && task.pexit !== undefined && task.pexit !== '0';
 }
+
+/** What a client sends on Wiro's realtime socket (and on the Worker's `/v1` WebSocket). */
+export interface SocketRequest {
+  type: 'task_info';
+  tasktoken: string;
+}
+
+/**
+ * What Wiro's realtime socket sends for each status: `message` carries the progress on
+ * `task_output` and the outputs on `task_postprocess_end`.
+ */
+export interface SocketMessage {
+  type: string;
+  id: string;
+  message: unknown;
+  result: boolean;
+  success?: boolean;
+  terminal?: boolean;
+  exitCode?: string;
+}
+
+/** The socket message for a task's current state, in Wiro's own shape. */
+export function toSocketMessage(task: WiroTask): SocketMessage {
+  const terminal = isTerminal(task.status);
+  let message: unknown = task.debugoutput ?? '';
+  if (task.status === 'task_output' && task.progress) message = { type: 'progressGenerate', ...task.progress };
+  if (task.status === 'task_postprocess_end') message = isFailed(task) ? (task.debugerror ?? '') : task.outputs;
+  return {
+    type: task.status,
+    id: task.id,
+    message,
+    result: !isFailed(task),
+    success: !isFailed(task),
+    terminal,
+    ...(terminal && task.pexit !== undefined ? { exitCode: task.pexit } : {}),
+  };
+}

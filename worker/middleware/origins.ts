@@ -44,6 +44,8 @@ export function origins(): MiddlewareHandler<{ Bindings: Bindings }> {
       });
     }
     await next();
+    // A WebSocket upgrade's headers cannot change (and CORS does not apply to it).
+    if (c.res.status === 101) return;
     for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
   };
 }

@@ -19,13 +19,19 @@ run.post(`/Run/${TOOL_SLUG}`, async (c) => {
   const body = await readBody(c.req.raw, config.maxBodyBytes);
   const checked = validateRunInput(body);
   if (!checked.ok) throw new ApiError(400, checked.errors);
+  if (checked.value.callbackUrl && !c.env.WEBHOOK_SECRET) {
+    const message = 'callbackUrl needs WEBHOOK_SECRET set on the Worker, so that deliveries can be verified';
+    throw new ApiError(400, [{ code: 0, field: 'callbackUrl', message }]);
+  }
 
   const token = mintToken();
   const task = newTaskObject(c.env, token);
+  const origin = config.publicUrl ?? new URL(c.req.url).origin;
   const answer = await task.stub.start({
     token,
     input: checked.value.input,
-    callbackUrl: await callbackUrl(config, new URL(c.req.url).origin, task.id),
+    origin,
+    callbackUrl: await callbackUrl(origin, config.callbackSecret, task.id),
     ...(checked.value.callbackUrl ? { clientCallbackUrl: checked.value.callbackUrl } : {}),
   });
   return c.json(unwrap(answer));

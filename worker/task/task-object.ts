@@ -10,12 +10,21 @@
 import { DurableObject } from 'cloudflare:workers';
 import { type Bindings, readConfig } from '../env';
 import { ApiError } from '../errors';
-import { isTerminal, type RunAnswer, type WiroErrorItem, type WiroTask } from '../protocol';
+import {
+  isFailed,
+  isTerminal,
+  type RunAnswer,
+  toSocketMessage,
+  type WiroErrorItem,
+  type WiroOutput,
+  type WiroTask,
+} from '../protocol';
 import { TOOL_SLUG } from '../tool/catalog';
 import { type RunInput, upstreamRunBody } from '../tool/schema';
 import { WiroClient } from '../wiro/client';
 import { shouldApply, timedOut, toClientTask } from './state';
 import { Watchers } from './watchers';
+import { deliverWebhook, WEBHOOK_RETRY_DELAYS_MS, type WebhookState } from './webhook';
 
 export type Outcome<T> = { ok: true; body: T } | { ok: false; status: number; errors: WiroErrorItem[] };
 
@@ -26,6 +35,8 @@ export interface StartArgs {
   callbackUrl: string;
   /** The client's webhook, relayed to when the task ends. */
   clientCallbackUrl?: string;
+  /** The Worker's public origin. */
+  origin: string;
 }
 
 export interface TaskRecord {
@@ -39,8 +50,16 @@ export interface TaskRecord {
   readAt: number;
   deadlineAt: number;
   polls: number;
+  /** When the next poll is due; none once the task has ended. */
+  pollAt?: number | undefined;
+  /** When the alarm is set for. */
+  alarmAt?: number | undefined;
   /** Every call this task cost on Wiro, Run included. */
   upstreamCalls: number;
+  /** The Worker's public origin, for output URLs served from R2. */
+  origin: string;
+  /** The relay of the final task to the client's own webhook, once the task has ended. */
+  webhook?: WebhookState;
 }
 
 export interface TaskEvent {
@@ -117,13 +136,15 @@ export class TaskObject extends DurableObject<Bindings> {
       readAt: now,
       deadlineAt: now + config.taskDeadlineMs,
       polls: 0,
+      pollAt: now + pollDelay(0, config.pollFirstMs),
       upstreamCalls: wiro.calls,
+      origin: args.origin,
     };
     if (args.clientCallbackUrl) record.clientCallbackUrl = args.clientCallbackUrl;
     this.#record = record;
     await this.#save();
     this.#append(task);
-    await this.ctx.storage.setAlarm(now + pollDelay(0, config.pollFirstMs));
+    await this.#schedule();
     return { ok: true, body: { result: true, errors: [], taskid: answer.taskid, socketaccesstoken: args.token } };
   }
 
@@ -204,42 +225,99 @@ export class TaskObject extends DurableObject<Bindings> {
       upstreamCalls: record.upstreamCalls,
       polls: record.polls,
       status: record.task.status,
-      watchers: this.#watchers.size,
+      watchers: this.#watchers.size + this.ctx.getWebSockets().length,
     };
   }
 
-  /** Streams: `GET /events` (Server-Sent Events). */
+  /**
+   * The live streams: a WebSocket (`Upgrade: websocket`, Wiro's socket protocol, hibernatable:
+   * an idle task costs nothing while its sockets wait) or else Server-Sent Events.
+   */
   override async fetch(request: Request): Promise<Response> {
     const record = this.#record;
     if (!record) return Response.json(notFoundBody(), { status: 404 });
+    if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
+      const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+      this.ctx.acceptWebSocket(server);
+      server.send(JSON.stringify(toSocketMessage(record.task)));
+      if (isTerminal(record.task.status)) server.close(1000, 'task ended');
+      return new Response(null, { status: 101, webSocket: client });
+    }
     const lastId = Number(request.headers.get('last-event-id') ?? new URL(request.url).searchParams.get('lastEventId'));
     const history = this.events(Number.isFinite(lastId) ? lastId : 0);
     return this.#watchers.stream(history, isTerminal(record.task.status));
   }
 
-  /** Polls Wiro when no callback has come; gives up at the deadline. */
-  override async alarm(): Promise<void> {
-    await this.#poll();
+  /** A socket client may ask again (`task_info`): it gets the current state. */
+  override async webSocketMessage(ws: WebSocket): Promise<void> {
+    if (this.#record) ws.send(JSON.stringify(toSocketMessage(this.#record.task)));
   }
 
-  async #poll(): Promise<void> {
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    ws.close(code === 1005 ? 1000 : code, 'closing');
+  }
+
+  /**
+   * One alarm serves two jobs: polling Wiro while no callback comes (until the deadline), and
+   * relaying the final task to the client's webhook, with retries, once it has ended.
+   */
+  override async alarm(): Promise<void> {
+    // Jobs due by the time the alarm was set for are due now (an alarm may fire a little early).
+    const dueBy = Math.max(this.#record?.alarmAt ?? 0, Date.now());
+    await this.#poll(dueBy);
+    await this.#relay(dueBy);
+    await this.#schedule();
+  }
+
+  async #poll(dueBy: number): Promise<void> {
     const record = this.#record;
-    if (!record || isTerminal(record.task.status)) return;
+    if (!record || isTerminal(record.task.status) || (record.pollAt ?? 0) > dueBy) return;
     record.polls++;
     try {
       await this.#refresh();
     } catch (error) {
       this.#log('poll failed', error);
     }
-    const current = this.#record ?? record;
-    if (isTerminal(current.task.status)) return;
+    if (isTerminal(record.task.status)) return;
     const now = Date.now();
-    if (now >= current.deadlineAt) {
-      await this.#apply(timedOut(current.task, now - current.createdAt), { trusted: true });
+    if (now >= record.deadlineAt) {
+      await this.#apply(timedOut(record.task, now - record.createdAt), { trusted: true });
       return;
     }
-    const delay = pollDelay(current.polls, readConfig(this.env).pollFirstMs);
-    await this.ctx.storage.setAlarm(Math.min(now + delay, current.deadlineAt));
+    record.pollAt = Math.min(now + pollDelay(record.polls, readConfig(this.env).pollFirstMs), record.deadlineAt);
+    await this.#save();
+  }
+
+  async #relay(dueBy: number): Promise<void> {
+    const record = this.#record;
+    const webhook = record?.webhook;
+    if (!record || !webhook || webhook.delivered || webhook.gaveUp || webhook.nextAt > dueBy) return;
+    const secret = this.env.WEBHOOK_SECRET;
+    const result = secret
+      ? await deliverWebhook(webhook, secret, record.task)
+      : { ok: false, outcome: 'no WEBHOOK_SECRET' };
+    webhook.attempts++;
+    webhook.last = result.outcome;
+    const delay = WEBHOOK_RETRY_DELAYS_MS[webhook.attempts - 1];
+    if (result.ok) webhook.delivered = true;
+    else if (delay === undefined || !secret) webhook.gaveUp = true;
+    else webhook.nextAt = Date.now() + delay;
+    if (!result.ok) this.#log(`webhook attempt ${webhook.attempts} failed`, result.outcome);
+    await this.#save();
+  }
+
+  /** Sets the alarm for whatever is due next, or clears it when nothing is. */
+  async #schedule(): Promise<void> {
+    const record = this.#record;
+    if (!record) return;
+    const due: number[] = [];
+    if (!isTerminal(record.task.status) && record.pollAt !== undefined) due.push(record.pollAt);
+    const webhook = record.webhook;
+    if (webhook && !webhook.delivered && !webhook.gaveUp) due.push(webhook.nextAt);
+    record.alarmAt = due.length > 0 ? Math.min(...due) : undefined;
+    await this.#save();
+    if (record.alarmAt !== undefined) await this.ctx.storage.setAlarm(record.alarmAt);
+    else await this.ctx.storage.deleteAlarm();
   }
 
   /** Re-reads the task on Wiro, once at a time: callers that arrive meanwhile share the read. */
@@ -274,9 +352,51 @@ export class TaskObject extends DurableObject<Bindings> {
       await this.#save();
       return;
     }
+    if (isTerminal(next.status)) {
+      record.pollAt = undefined;
+      if (this.env.OUTPUTS && !isFailed(next)) next.outputs = await this.#keepOutputs(next.outputs);
+      if (record.clientCallbackUrl) {
+        record.webhook = {
+          url: record.clientCallbackUrl,
+          id: `msg_${record.taskid}_${this.ctx.id.toString().slice(0, 16)}`,
+          attempts: 0,
+          nextAt: Date.now(),
+          delivered: false,
+          gaveUp: false,
+        };
+      }
+    }
     record.task = next;
     await this.#save();
     this.#append(next);
+    if (isTerminal(next.status)) await this.#schedule();
+  }
+
+  /**
+   * Copies the outputs from Wiro's CDN to R2 and points them at the Worker, so results outlive
+   * Wiro's links. An output that cannot be copied keeps Wiro's URL.
+   */
+  async #keepOutputs(outputs: WiroOutput[]): Promise<WiroOutput[]> {
+    const bucket = this.env.OUTPUTS;
+    const record = this.#record;
+    if (!bucket || !record) return outputs;
+    const folder = this.ctx.id.toString();
+    return Promise.all(
+      outputs.map(async (output, index) => {
+        const name = /^[\w.-]{1,100}$/.test(output.name) ? output.name : `${index}.png`;
+        try {
+          const response = await fetch(output.url, { signal: AbortSignal.timeout(30_000) });
+          if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+          await bucket.put(`${folder}/${name}`, await response.arrayBuffer(), {
+            httpMetadata: { contentType: output.contenttype || 'image/png' },
+          });
+          return { ...output, url: `${record.origin}/v1/File/${folder}/${name}`, wirourl: output.url };
+        } catch (error) {
+          this.#log(`could not keep output ${name}`, error);
+          return output;
+        }
+      }),
+    );
   }
 
   #append(task: WiroTask): void {
@@ -289,7 +409,17 @@ export class TaskObject extends DurableObject<Bindings> {
         JSON.stringify(task),
       )
       .one();
-    this.#watchers.send({ id: row.id, status: task.status, at, task }, isTerminal(task.status));
+    const terminal = isTerminal(task.status);
+    this.#watchers.send({ id: row.id, status: task.status, at, task }, terminal);
+    const message = JSON.stringify(toSocketMessage(task));
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.send(message);
+        if (terminal) ws.close(1000, 'task ended');
+      } catch {
+        // A socket that is already gone has nothing to miss.
+      }
+    }
   }
 
   async #save(): Promise<void> {

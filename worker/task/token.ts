@@ -39,9 +39,8 @@ export function newTaskObject(env: Bindings, token: string) {
   return { id: id.toString(), stub: env.TASK.get(id) };
 }
 
-export async function callbackUrl(config: Config, origin: string, objectId: string): Promise<string> {
-  const base = config.publicUrl ?? origin;
-  return `${base}/v1/Callback/${objectId}/${await hmacHex(config.callbackSecret, objectId)}`;
+export async function callbackUrl(origin: string, secret: string, objectId: string): Promise<string> {
+  return `${origin}/v1/Callback/${objectId}/${await hmacHex(secret, objectId)}`;
 }
 
 /** The task object a callback URL names, if its signature holds. */
