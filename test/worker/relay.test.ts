@@ -4,6 +4,7 @@
  */
 import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Bindings } from '../../worker/env';
 import type { TaskObject } from '../../worker/task/task-object';
 import { signWebhook } from '../../worker/task/webhook';
 import { BASE, detail, emulator, post, RUN_PATH, startTask, validRun } from './helpers';
@@ -138,6 +139,6 @@ describe('outputs in R2', () => {
   it('answer 404 for a file that is not there', async () => {
     const response = await SELF.fetch(`${BASE}/v1/File/${'a'.repeat(64)}/0.png`);
     expect(response.status).toBe(404);
-    expect(env.OUTPUTS).toBeDefined();
+    expect((env as unknown as Bindings).OUTPUTS).toBeDefined();
   });
 });
