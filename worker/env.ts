@@ -4,6 +4,8 @@
  * from wrangler.toml; secrets are declared here because wrangler.toml cannot name them.
  */
 import { ApiError } from './errors';
+import type { BudgetLimits, BudgetObject } from './guard/budget';
+import type { LimiterObject, Limits } from './guard/limiter';
 import type { TaskObject } from './task/task-object';
 
 export interface Secrets {
@@ -13,12 +15,18 @@ export interface Secrets {
   CALLBACK_SECRET?: string;
   /** Signs the webhook relay's deliveries (Standard Webhooks, `whsec_…`). */
   WEBHOOK_SECRET?: string;
+  /** With it set, a Run needs a solved Turnstile challenge. */
+  TURNSTILE_SECRET?: string;
+  /** Opens `GET /v1/Stats` (today's use) to `Authorization: Bearer <ADMIN_TOKEN>`. */
+  ADMIN_TOKEN?: string;
 }
 
-export type Bindings = Omit<Env, 'TASK'> &
+export type Bindings = Omit<Env, 'TASK' | 'LIMITER' | 'BUDGET'> &
   Secrets &
   Partial<Record<OptionalVar, string>> & {
     TASK: DurableObjectNamespace<TaskObject>;
+    LIMITER: DurableObjectNamespace<LimiterObject>;
+    BUDGET: DurableObjectNamespace<BudgetObject>;
     /** Optional: when bound, outputs are copied here on completion and served by the Worker. */
     OUTPUTS?: R2Bucket;
   };
@@ -30,7 +38,13 @@ type OptionalVar =
   | 'MAX_BODY_BYTES'
   | 'PUBLIC_URL'
   | 'POLL_FIRST_MS'
-  | 'DETAIL_MAX_AGE_MS';
+  | 'DETAIL_MAX_AGE_MS'
+  | 'MAX_RUNNING_PER_CLIENT'
+  | 'DAILY_RUN_LIMIT'
+  | 'DAILY_SPEND_LIMIT'
+  | 'ORIGIN_DAILY_RUN_LIMIT'
+  | 'ORIGIN_DAILY_SPEND_LIMIT'
+  | 'TURNSTILE_SITE_KEY';
 
 export interface Config {
   apiBase: string;
@@ -47,6 +61,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** True when the upstream is a Wiro emulator on this machine, not the real Wiro. */
   emulator: boolean;
+  limits: Limits;
+  budget: BudgetLimits;
 }
 
 function numberVar(value: string | undefined, fallback: number, min = 1): number {
@@ -73,17 +89,31 @@ export function readConfig(env: Bindings): Config {
     );
   }
   const apiSecret = env.WIRO_API_SECRET || undefined;
+  const taskDeadlineMs = numberVar(env.TASK_DEADLINE_SECONDS, 15 * 60) * 1000;
+  const dailyRuns = numberVar(env.DAILY_RUN_LIMIT, 1000);
+  const dailySpend = numberVar(env.DAILY_SPEND_LIMIT, 5, 0);
   return {
     apiBase,
     apiKey,
     apiSecret,
     timeoutMs: numberVar(env.WIRO_TIMEOUT_MS, 15_000),
-    taskDeadlineMs: numberVar(env.TASK_DEADLINE_SECONDS, 15 * 60) * 1000,
+    taskDeadlineMs,
     pollFirstMs: numberVar(env.POLL_FIRST_MS, 1000),
     detailMaxAgeMs: numberVar(env.DETAIL_MAX_AGE_MS, 2000, 0),
     maxBodyBytes: numberVar(env.MAX_BODY_BYTES, 64 * 1024),
     callbackSecret: env.CALLBACK_SECRET || `callback:${apiKey}:${apiSecret ?? ''}`,
     publicUrl: env.PUBLIC_URL?.replace(/\/+$/, '') || undefined,
     emulator: isLoopbackUrl(apiBase),
+    limits: {
+      perMinute: numberVar(env.RUN_LIMIT_PER_MINUTE, 10),
+      running: numberVar(env.MAX_RUNNING_PER_CLIENT, 2),
+      taskDeadlineMs,
+    },
+    budget: {
+      runs: dailyRuns,
+      spend: dailySpend,
+      originRuns: numberVar(env.ORIGIN_DAILY_RUN_LIMIT, dailyRuns),
+      originSpend: numberVar(env.ORIGIN_DAILY_SPEND_LIMIT, dailySpend, 0),
+    },
   };
 }

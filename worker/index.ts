@@ -7,17 +7,24 @@ import { Hono } from 'hono';
 import type { Bindings } from './env';
 import { ApiError, errorResponse } from './errors';
 import { origins } from './middleware/origins';
+import { requestLog } from './middleware/request-log';
+import { securityHeaders } from './middleware/security-headers';
 import { callback } from './routes/callback';
 import { file } from './routes/file';
 import { run } from './routes/run';
 import { socket } from './routes/socket';
+import { stats } from './routes/stats';
 import { task } from './routes/task';
 import { tool } from './routes/tool';
 
+export { BudgetObject } from './guard/budget';
+export { LimiterObject } from './guard/limiter';
 export { TaskObject } from './task/task-object';
 
-const app = new Hono<{ Bindings: Bindings }>();
+const app = new Hono<{ Bindings: Bindings; Variables: { requestId: string } }>();
 
+app.use('*', requestLog());
+app.use('*', securityHeaders());
 app.use('/v1/*', origins());
 app.route('/v1', run);
 app.route('/v1', task);
@@ -25,6 +32,7 @@ app.route('/v1', tool);
 app.route('/v1', callback);
 app.route('/v1', socket);
 app.route('/v1', file);
+app.route('/v1', stats);
 
 app.all('/v1/*', (c) => {
   throw new ApiError(404, [{ code: 1, message: `No such route: ${c.req.method} ${new URL(c.req.url).pathname}` }]);

@@ -26,6 +26,12 @@ export default defineConfig({
           POLL_FIRST_MS: '3600000',
           DETAIL_MAX_AGE_MS: '0',
           ALLOWED_ORIGINS: 'https://allowed.example',
+          // Generous, so only the guard tests (which set their own) meet the limits.
+          RUN_LIMIT_PER_MINUTE: '100000',
+          MAX_RUNNING_PER_CLIENT: '100000',
+          DAILY_RUN_LIMIT: '100000',
+          DAILY_SPEND_LIMIT: '100000',
+          ADMIN_TOKEN: 'test-admin-token',
           WEBHOOK_SECRET: 'whsec_dGVzdC13ZWJob29rLXNlY3JldC0xMjM0NTY3OA==',
         },
         r2Buckets: ['OUTPUTS'],

@@ -10,5 +10,12 @@ const described = describeTool();
 tool.get('/Tool', (c) => {
   const emulator = isLoopbackUrl(c.env.WIRO_API_BASE ?? '');
   c.header('cache-control', 'public, max-age=300');
-  return c.json({ result: true, errors: [], tool: described, upstream: { emulator } });
+  const sitekey = c.env.TURNSTILE_SITE_KEY;
+  return c.json({
+    result: true,
+    errors: [],
+    tool: described,
+    upstream: { emulator },
+    ...(sitekey ? { turnstile: { sitekey } } : {}),
+  });
 });

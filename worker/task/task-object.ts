@@ -10,6 +10,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { type Bindings, readConfig } from '../env';
 import { ApiError } from '../errors';
+import { IDEMPOTENCY_WINDOW_MS } from '../guard/idempotency';
 import {
   isFailed,
   isTerminal,
@@ -26,6 +27,8 @@ import { shouldApply, timedOut, toClientTask } from './state';
 import { Watchers } from './watchers';
 import { deliverWebhook, WEBHOOK_RETRY_DELAYS_MS, type WebhookState } from './webhook';
 
+export type StartAnswer = RunAnswer & { replayed?: boolean };
+
 export type Outcome<T> = { ok: true; body: T } | { ok: false; status: number; errors: WiroErrorItem[] };
 
 export interface StartArgs {
@@ -36,7 +39,13 @@ export interface StartArgs {
   /** The client's webhook, relayed to when the task ends. */
   clientCallbackUrl?: string;
   /** The Worker's public origin. */
-  origin: string;
+  publicOrigin: string;
+  /** Who started it: the limiter to release and the budget to charge when it ends. */
+  client: { key: string; origin: string };
+  /** The limiter's admission for this Run. */
+  ticket: string;
+  /** Set for an `Idempotency-Key` Run: repeats with the same inputs get this task. */
+  fingerprint?: string;
 }
 
 export interface TaskRecord {
@@ -57,7 +66,10 @@ export interface TaskRecord {
   /** Every call this task cost on Wiro, Run included. */
   upstreamCalls: number;
   /** The Worker's public origin, for output URLs served from R2. */
-  origin: string;
+  publicOrigin: string;
+  client: { key: string; origin: string };
+  ticket: string;
+  fingerprint?: string;
   /** The relay of the final task to the client's own webhook, once the task has ended. */
   webhook?: WebhookState;
 }
@@ -88,6 +100,7 @@ function failure(error: unknown): { ok: false; status: number; errors: WiroError
 export class TaskObject extends DurableObject<Bindings> {
   #record: TaskRecord | undefined;
   #refreshing: Promise<void> | undefined;
+  #starting: Promise<Outcome<StartAnswer>> | undefined;
   readonly #watchers: Watchers;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
@@ -102,10 +115,48 @@ export class TaskObject extends DurableObject<Bindings> {
     });
   }
 
-  /** Starts the task on Wiro. Called once per token; Wiro's Run is never retried. */
-  async start(args: StartArgs): Promise<Outcome<RunAnswer>> {
-    if (this.#record)
-      return { ok: false, status: 409, errors: [{ code: 0, message: 'This task was already started' }] };
+  /**
+   * Starts the task on Wiro; Wiro's Run is never retried. A repeat (same `Idempotency-Key`, so
+   * same token) gets the first task, even while the first Run is still on its way to Wiro.
+   */
+  async start(args: StartArgs): Promise<Outcome<StartAnswer>> {
+    if (this.#starting) await this.#starting.catch(() => {});
+    const replay = this.#replayOf(args.fingerprint);
+    if (replay) return replay;
+    this.#starting = this.#begin(args);
+    try {
+      return await this.#starting;
+    } finally {
+      this.#starting = undefined;
+    }
+  }
+
+  /** The first task's answer for a repeated `Idempotency-Key`, or undefined when there is none yet. */
+  async replay(fingerprint: string | undefined): Promise<Outcome<StartAnswer> | undefined> {
+    if (this.#starting) await this.#starting.catch(() => {});
+    return this.#replayOf(fingerprint);
+  }
+
+  #replayOf(fingerprint: string | undefined): Outcome<StartAnswer> | undefined {
+    const record = this.#record;
+    if (!record) return undefined;
+    const refuse = (status: number, message: string) => ({
+      ok: false as const,
+      status,
+      errors: [{ code: 0, message }],
+    });
+    if (!fingerprint || !record.fingerprint) return refuse(409, 'This task was already started');
+    if (fingerprint !== record.fingerprint) {
+      return refuse(422, 'This Idempotency-Key was already used for a Run with other inputs: use a new key');
+    }
+    if (Date.now() - record.createdAt > IDEMPOTENCY_WINDOW_MS) {
+      return refuse(409, 'This Idempotency-Key is more than a day old: use a new key');
+    }
+    const body = { result: true, errors: [], taskid: record.taskid, socketaccesstoken: record.token, replayed: true };
+    return { ok: true, body };
+  }
+
+  async #begin(args: StartArgs): Promise<Outcome<StartAnswer>> {
     const config = readConfig(this.env);
     const wiro = new WiroClient(config);
     let answer: RunAnswer;
@@ -138,8 +189,11 @@ export class TaskObject extends DurableObject<Bindings> {
       polls: 0,
       pollAt: now + pollDelay(0, config.pollFirstMs),
       upstreamCalls: wiro.calls,
-      origin: args.origin,
+      publicOrigin: args.publicOrigin,
+      client: args.client,
+      ticket: args.ticket,
     };
+    if (args.fingerprint) record.fingerprint = args.fingerprint;
     if (args.clientCallbackUrl) record.clientCallbackUrl = args.clientCallbackUrl;
     this.#record = record;
     await this.#save();
@@ -369,7 +423,23 @@ export class TaskObject extends DurableObject<Bindings> {
     record.task = next;
     await this.#save();
     this.#append(next);
-    if (isTerminal(next.status)) await this.#schedule();
+    if (isTerminal(next.status)) {
+      await this.#schedule();
+      await this.#settle(record, next);
+    }
+  }
+
+  /** The task has ended: it stops counting as running for its client, and its cost is booked. */
+  async #settle(record: TaskRecord, task: WiroTask): Promise<void> {
+    try {
+      await this.env.LIMITER.get(this.env.LIMITER.idFromName(record.client.key)).release(record.ticket);
+      await this.env.BUDGET.get(this.env.BUDGET.idFromName('global')).spend(
+        record.client.origin,
+        Number(task.totalcost),
+      );
+    } catch (error) {
+      this.#log('could not settle limits and budget', error);
+    }
   }
 
   /**
@@ -390,7 +460,7 @@ export class TaskObject extends DurableObject<Bindings> {
           await bucket.put(`${folder}/${name}`, await response.arrayBuffer(), {
             httpMetadata: { contentType: output.contenttype || 'image/png' },
           });
-          return { ...output, url: `${record.origin}/v1/File/${folder}/${name}`, wirourl: output.url };
+          return { ...output, url: `${record.publicOrigin}/v1/File/${folder}/${name}`, wirourl: output.url };
         } catch (error) {
           this.#log(`could not keep output ${name}`, error);
           return output;

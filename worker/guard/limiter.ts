@@ -1,0 +1,92 @@
+/**
+ * One Durable Object per client (IP and origin together): an exact sliding-window count of its
+ * Runs in the last minute, and the set of its tasks still running. A Durable Object rather than
+ * the Workers Rate Limiting binding because that binding is per location and eventually
+ * consistent, and a wallet needs an exact count; one object per client keeps it cheap.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import type { Bindings } from '../env';
+
+const WINDOW_MS = 60_000;
+
+interface LimiterState {
+  /** When each Run in the window was let through. */
+  recent: number[];
+  /** Tasks still running: when each was let through, and when it stops counting even if never released. */
+  running: Record<string, { at: number; until: number }>;
+}
+
+export type Admission = { ok: true } | { ok: false; reason: 'rate' | 'running'; retryAfter: number; message: string };
+
+export interface Limits {
+  perMinute: number;
+  running: number;
+  /** How long a task counts as running at most (its deadline), in case its release is lost. */
+  taskDeadlineMs: number;
+}
+
+export class LimiterObject extends DurableObject<Bindings> {
+  #state: LimiterState = { recent: [], running: {} };
+
+  constructor(ctx: DurableObjectState, env: Bindings) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      this.#state = (await ctx.storage.get<LimiterState>('state')) ?? this.#state;
+    });
+  }
+
+  /** Lets one Run through, or says why not and when to come back. */
+  async admit(token: string, limits: Limits): Promise<Admission> {
+    const now = Date.now();
+    const state = this.#prune(now);
+    if (state.recent.length >= limits.perMinute) {
+      const retryAfter = Math.max(1, Math.ceil(((state.recent[0] ?? now) + WINDOW_MS - now) / 1000));
+      return {
+        ok: false,
+        reason: 'rate',
+        retryAfter,
+        message: `Too many Runs: ${limits.perMinute} a minute per client. Try again in ${retryAfter} s`,
+      };
+    }
+    if (Object.keys(state.running).length >= limits.running) {
+      return {
+        ok: false,
+        reason: 'running',
+        retryAfter: 5,
+        message: `${limits.running} of your tasks are still running: wait for one to end (or cancel it)`,
+      };
+    }
+    state.recent.push(now);
+    state.running[token] = { at: now, until: now + limits.taskDeadlineMs };
+    await this.#save();
+    return { ok: true };
+  }
+
+  /** A task ended (or never started): it no longer counts as running. */
+  async release(token: string): Promise<void> {
+    if (!(token in this.#state.running)) return;
+    delete this.#state.running[token];
+    await this.#save();
+  }
+
+  /** Drops the task's slot in the window too: used when Wiro refused the Run, which cost nothing. */
+  async refund(token: string): Promise<void> {
+    const admitted = this.#state.running[token];
+    if (!admitted) return;
+    delete this.#state.running[token];
+    const index = this.#state.recent.indexOf(admitted.at);
+    if (index >= 0) this.#state.recent.splice(index, 1);
+    await this.#save();
+  }
+
+  #prune(now: number): LimiterState {
+    const state = this.#state;
+    state.recent = state.recent.filter((at) => at > now - WINDOW_MS);
+    for (const [token, { until }] of Object.entries(state.running)) if (until <= now) delete state.running[token];
+    return state;
+  }
+
+  async #save(): Promise<void> {
+    await this.ctx.storage.put('state', this.#state);
+  }
+}
