@@ -44,7 +44,8 @@ type OptionalVar =
   | 'DAILY_SPEND_LIMIT'
   | 'ORIGIN_DAILY_RUN_LIMIT'
   | 'ORIGIN_DAILY_SPEND_LIMIT'
-  | 'TURNSTILE_SITE_KEY';
+  | 'TURNSTILE_SITE_KEY'
+  | 'WIRO_SOCKET_URL';
 
 export interface Config {
   apiBase: string;
@@ -61,6 +62,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** True when the upstream is a Wiro emulator on this machine, not the real Wiro. */
   emulator: boolean;
+  /** Wiro's realtime socket, or undefined when turned off. */
+  socketUrl: string | undefined;
   limits: Limits;
   budget: BudgetLimits;
 }
@@ -78,9 +81,18 @@ export function isLoopbackUrl(url: string): boolean {
   }
 }
 
+const WIRO_API_BASE = 'https://api.wiro.ai/v1';
+
+/** Wiro's socket for Wiro's API; for another upstream (the emulator), the same URL over ws. */
+function socketUrl(setting: string | undefined, apiBase: string): string | undefined {
+  if (setting === 'off') return undefined;
+  if (setting) return setting;
+  return apiBase === WIRO_API_BASE ? 'wss://socket.wiro.ai/v1' : apiBase.replace(/^http/, 'ws');
+}
+
 /** Reads the configuration; refuses with a clear 503 when the Worker has no Wiro key. */
 export function readConfig(env: Bindings): Config {
-  const apiBase = (env.WIRO_API_BASE || 'https://api.wiro.ai/v1').replace(/\/+$/, '');
+  const apiBase = (env.WIRO_API_BASE || WIRO_API_BASE).replace(/\/+$/, '');
   const apiKey = env.WIRO_API_KEY ?? '';
   if (!apiKey) {
     throw new ApiError(
@@ -104,6 +116,7 @@ export function readConfig(env: Bindings): Config {
     callbackSecret: env.CALLBACK_SECRET || `callback:${apiKey}:${apiSecret ?? ''}`,
     publicUrl: env.PUBLIC_URL?.replace(/\/+$/, '') || undefined,
     emulator: isLoopbackUrl(apiBase),
+    socketUrl: socketUrl(env.WIRO_SOCKET_URL, apiBase),
     limits: {
       perMinute: numberVar(env.RUN_LIMIT_PER_MINUTE, 10),
       running: numberVar(env.MAX_RUNNING_PER_CLIENT, 2),

@@ -32,6 +32,8 @@ export default defineConfig({
           DAILY_RUN_LIMIT: '100000',
           DAILY_SPEND_LIMIT: '100000',
           ADMIN_TOKEN: 'test-admin-token',
+          // Tests that follow Wiro's socket turn it on themselves (test/worker/upstream-socket.test.ts).
+          WIRO_SOCKET_URL: 'off',
           WEBHOOK_SECRET: 'whsec_dGVzdC13ZWJob29rLXNlY3JldC0xMjM0NTY3OA==',
         },
         r2Buckets: ['OUTPUTS'],

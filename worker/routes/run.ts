@@ -76,6 +76,7 @@ run.post(`/Run/${TOOL_SLUG}`, async (c) => {
         ticket,
         ...(checked.value.callbackUrl ? { clientCallbackUrl: checked.value.callbackUrl } : {}),
         ...(fingerprint ? { fingerprint } : {}),
+        ...(config.socketUrl ? { socketUrl: config.socketUrl } : {}),
       }),
     );
   } catch (error) {

@@ -15,6 +15,7 @@ import {
   isFailed,
   isTerminal,
   type RunAnswer,
+  type SocketMessage,
   toSocketMessage,
   type WiroErrorItem,
   type WiroOutput,
@@ -23,7 +24,8 @@ import {
 import { TOOL_SLUG } from '../tool/catalog';
 import { type RunInput, upstreamRunBody } from '../tool/schema';
 import { WiroClient } from '../wiro/client';
-import { shouldApply, timedOut, toClientTask } from './state';
+import { parseProgress, rank, shouldApply, timedOut, toClientTask } from './state';
+import { UpstreamSocket } from './upstream-socket';
 import { Watchers } from './watchers';
 import { deliverWebhook, WEBHOOK_RETRY_DELAYS_MS, type WebhookState } from './webhook';
 
@@ -46,6 +48,8 @@ export interface StartArgs {
   ticket: string;
   /** Set for an `Idempotency-Key` Run: repeats with the same inputs get this task. */
   fingerprint?: string;
+  /** Wiro's realtime socket to follow the task on; polling alone when absent. */
+  socketUrl?: string;
 }
 
 export interface TaskRecord {
@@ -70,6 +74,9 @@ export interface TaskRecord {
   client: { key: string; origin: string };
   ticket: string;
   fingerprint?: string;
+  socketUrl?: string;
+  /** Connection attempts to Wiro's socket so far; it gives up after a few. */
+  socketAttempts?: number;
   /** The relay of the final task to the client's own webhook, once the task has ended. */
   webhook?: WebhookState;
 }
@@ -87,6 +94,9 @@ export interface TaskEvent {
  */
 const POLL_BACKOFF = [1, 1, 2, 2, 3, 3, 5, 5, 5, 10];
 const LATE_POLL_BACKOFF = 30;
+/** A poll is skipped when Wiro's socket spoke more recently than this. */
+const SOCKET_QUIET_MS = 15_000;
+const SOCKET_ATTEMPTS = 3;
 
 export function pollDelay(polls: number, firstMs: number): number {
   return (POLL_BACKOFF[polls] ?? (polls < 40 ? 10 : LATE_POLL_BACKOFF)) * firstMs;
@@ -101,6 +111,9 @@ export class TaskObject extends DurableObject<Bindings> {
   #record: TaskRecord | undefined;
   #refreshing: Promise<void> | undefined;
   #starting: Promise<Outcome<StartAnswer>> | undefined;
+  readonly #upstream = new UpstreamSocket();
+  /** Socket messages are handled one at a time, in order. */
+  #socketQueue: Promise<void> = Promise.resolve();
   readonly #watchers: Watchers;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
@@ -194,11 +207,14 @@ export class TaskObject extends DurableObject<Bindings> {
       ticket: args.ticket,
     };
     if (args.fingerprint) record.fingerprint = args.fingerprint;
+    if (args.socketUrl) record.socketUrl = args.socketUrl;
     if (args.clientCallbackUrl) record.clientCallbackUrl = args.clientCallbackUrl;
     this.#record = record;
     await this.#save();
     this.#append(task);
     await this.#schedule();
+    // Not awaited: the client gets its token now; the socket joins in as soon as it can.
+    this.ctx.waitUntil(this.#subscribe());
     return { ok: true, body: { result: true, errors: [], taskid: answer.taskid, socketaccesstoken: args.token } };
   }
 
@@ -318,6 +334,7 @@ export class TaskObject extends DurableObject<Bindings> {
   override async alarm(): Promise<void> {
     // Jobs due by the time the alarm was set for are due now (an alarm may fire a little early).
     const dueBy = Math.max(this.#record?.alarmAt ?? 0, Date.now());
+    await this.#subscribe();
     await this.#poll(dueBy);
     await this.#relay(dueBy);
     await this.#schedule();
@@ -327,10 +344,14 @@ export class TaskObject extends DurableObject<Bindings> {
     const record = this.#record;
     if (!record || isTerminal(record.task.status) || (record.pollAt ?? 0) > dueBy) return;
     record.polls++;
-    try {
-      await this.#refresh();
-    } catch (error) {
-      this.#log('poll failed', error);
+    // While Wiro's socket keeps talking, a poll would only repeat what it said.
+    const socketLively = this.#upstream.connected && Date.now() - this.#upstream.lastMessageAt < SOCKET_QUIET_MS;
+    if (!socketLively) {
+      try {
+        await this.#refresh();
+      } catch (error) {
+        this.#log('poll failed', error);
+      }
     }
     if (isTerminal(record.task.status)) return;
     const now = Date.now();
@@ -358,6 +379,45 @@ export class TaskObject extends DurableObject<Bindings> {
     else webhook.nextAt = Date.now() + delay;
     if (!result.ok) this.#log(`webhook attempt ${webhook.attempts} failed`, result.outcome);
     await this.#save();
+  }
+
+  /** Follows the task on Wiro's realtime socket, when there is one and it is not connected yet. */
+  async #subscribe(): Promise<void> {
+    const record = this.#record;
+    if (!record?.socketUrl || isTerminal(record.task.status) || this.#upstream.connected) return;
+    if ((record.socketAttempts ?? 0) >= SOCKET_ATTEMPTS) return;
+    record.socketAttempts = (record.socketAttempts ?? 0) + 1;
+    await this.#save();
+    const opened = await this.#upstream.open(record.socketUrl, record.upstreamToken, (message) => {
+      this.#socketQueue = this.#socketQueue.then(() => this.#onSocketMessage(message));
+    });
+    if (!opened) this.#log('Wiro socket unavailable; polling', `attempt ${record.socketAttempts}`);
+  }
+
+  /**
+   * A status from Wiro's socket. Running statuses and progress are taken as they come (the
+   * socket is Wiro's, reached with Wiro's token for this task, which only this object holds);
+   * an ending is confirmed with Detail, which also brings the outputs and the exit code.
+   */
+  async #onSocketMessage(message: SocketMessage): Promise<void> {
+    const record = this.#record;
+    if (!record || isTerminal(record.task.status)) return;
+    try {
+      if (message.type === 'error') {
+        this.#upstream.close();
+      } else if (isTerminal(message.type)) {
+        this.#upstream.close();
+        await this.#refresh();
+      } else if (rank(message.type) !== undefined) {
+        const next: WiroTask = { ...record.task, status: message.type };
+        const progress = parseProgress(message.message);
+        if (progress) next.progress = progress;
+        else if (typeof message.message === 'string' && message.message) next.debugoutput = message.message;
+        await this.#apply(next, { trusted: true });
+      }
+    } catch (error) {
+      this.#log('socket message failed', error);
+    }
   }
 
   /** Sets the alarm for whatever is due next, or clears it when nothing is. */
@@ -408,6 +468,7 @@ export class TaskObject extends DurableObject<Bindings> {
     }
     if (isTerminal(next.status)) {
       record.pollAt = undefined;
+      this.#upstream.close();
       if (this.env.OUTPUTS && !isFailed(next)) next.outputs = await this.#keepOutputs(next.outputs);
       if (record.clientCallbackUrl) {
         record.webhook = {
