@@ -1,8 +1,9 @@
 /**
  * One Durable Object per task. It starts the task on Wiro, holds its state (the task in Wiro's
- * shape, every status change with its time), believes callbacks only after re-reading Wiro,
- * polls with alarms when callbacks do not come, and streams every change to its watchers.
- * Routes stay thin: they find the object by the task token and call one method.
+ * shape, every status change with its time), follows Wiro's realtime socket, believes callbacks
+ * only after re-reading Wiro, polls with alarms when neither speaks, streams every change to its
+ * watchers (SSE and hibernatable WebSockets), relays the end to the client's webhook and keeps
+ * the outputs in R2. Routes stay thin: they find the object by the task token and call one method.
  *
  * Methods answer an `Outcome` rather than throwing, because an error's fields do not survive the
  * RPC boundary; the Worker turns a failed outcome back into an `ApiError`.
@@ -52,12 +53,16 @@ export interface StartArgs {
   socketUrl?: string;
 }
 
-export interface TaskRecord {
-  token: string;
+/** What the object keeps: the start's settings (less the inputs, which Wiro holds), and the task's life. */
+export interface TaskRecord
+  extends Pick<
+    StartArgs,
+    'token' | 'clientCallbackUrl' | 'publicOrigin' | 'client' | 'ticket' | 'fingerprint' | 'socketUrl'
+  > {
   taskid: string;
+  /** Wiro's own token for the task: it never leaves this object. */
   upstreamToken: string;
   task: WiroTask;
-  clientCallbackUrl?: string;
   createdAt: number;
   /** When Wiro was last read; Detail re-reads only when this is old. */
   readAt: number;
@@ -69,12 +74,6 @@ export interface TaskRecord {
   alarmAt?: number | undefined;
   /** Every call this task cost on Wiro, Run included. */
   upstreamCalls: number;
-  /** The Worker's public origin, for output URLs served from R2. */
-  publicOrigin: string;
-  client: { key: string; origin: string };
-  ticket: string;
-  fingerprint?: string;
-  socketUrl?: string;
   /** Connection attempts to Wiro's socket so far; it gives up after a few. */
   socketAttempts?: number;
   /** The relay of the final task to the client's own webhook, once the task has ended. */
@@ -191,8 +190,9 @@ export class TaskObject extends DurableObject<Bindings> {
       args.token,
       args.clientCallbackUrl,
     );
+    const { input: _input, callbackUrl: _callbackUrl, ...kept } = args;
     const record: TaskRecord = {
-      token: args.token,
+      ...kept,
       taskid: answer.taskid,
       upstreamToken: answer.socketaccesstoken,
       task,
@@ -202,13 +202,7 @@ export class TaskObject extends DurableObject<Bindings> {
       polls: 0,
       pollAt: now + pollDelay(0, config.pollFirstMs),
       upstreamCalls: wiro.calls,
-      publicOrigin: args.publicOrigin,
-      client: args.client,
-      ticket: args.ticket,
     };
-    if (args.fingerprint) record.fingerprint = args.fingerprint;
-    if (args.socketUrl) record.socketUrl = args.socketUrl;
-    if (args.clientCallbackUrl) record.clientCallbackUrl = args.clientCallbackUrl;
     this.#record = record;
     await this.#save();
     this.#append(task);

@@ -29,7 +29,7 @@ function secretBytes(secret: string): Uint8Array<ArrayBuffer> {
     const binary = atob(secret.slice('whsec_'.length));
     return Uint8Array.from(binary, (char) => char.charCodeAt(0));
   }
-  return new TextEncoder().encode(secret);
+  return new Uint8Array(new TextEncoder().encode(secret));
 }
 
 export async function signWebhook(secret: string, id: string, timestamp: number, body: string): Promise<string> {
