@@ -7,6 +7,7 @@
 import { createExecutionContext, env, runInDurableObject, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Bindings } from '../../worker/env';
+import type { BudgetObject, DayUsage } from '../../worker/guard/budget';
 import worker from '../../worker/index';
 import { BASE, emulator, post, RUN_PATH, validRun } from './helpers';
 
@@ -46,10 +47,10 @@ async function cancel(response: Response) {
   return socketaccesstoken;
 }
 
-const budgetStub = () => env.BUDGET.get(env.BUDGET.idFromName('global'));
+const budgetStub = () => env.BUDGET.get(env.BUDGET.idFromName('global')) as DurableObjectStub;
 
-async function setUsage(patch: (usage: any) => void) {
-  await runInDurableObject(budgetStub(), async (instance: any, state) => {
+async function setUsage(patch: (usage: DayUsage) => void) {
+  await runInDurableObject(budgetStub(), async (instance: BudgetObject, state) => {
     const usage = instance.usage();
     patch(usage);
     await state.storage.put('usage', usage);
