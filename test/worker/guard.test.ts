@@ -50,8 +50,8 @@ async function cancel(response: Response) {
 const budgetStub = () => env.BUDGET.get(env.BUDGET.idFromName('global')) as DurableObjectStub;
 
 async function setUsage(patch: (usage: DayUsage) => void) {
-  await runInDurableObject(budgetStub(), async (instance: BudgetObject, state) => {
-    const usage = instance.usage();
+  await runInDurableObject(budgetStub(), async (instance, state) => {
+    const usage = (instance as unknown as BudgetObject).usage();
     patch(usage);
     await state.storage.put('usage', usage);
   });
