@@ -1,13 +1,15 @@
 import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, request } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { inflateSync, crc32 as zlibCrc32 } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Emulator, EmulatorTask } from './emulator.ts';
 import { AUTH_ERROR_MESSAGE, DEFAULT_FAIL_MESSAGE, FIRST_TASK_ID, signNonce, startEmulator } from './emulator.ts';
 import { crc32 } from './png.ts';
+import { acceptKey } from './websocket.ts';
 
 const KEY = 'test-key';
 const SECRET = 'test-secret';
@@ -835,5 +837,517 @@ describe('serve.ts', () => {
     const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
     proc.kill('SIGINT');
     expect(await exited).toBe(0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Realtime socket. Vitest runs on Node 20 here, which has no global WebSocket: a tiny raw
+// RFC 6455 client (masked frames out, unmasked frames in), written apart from the server's code.
+// The Node 22 WebSocket (undici) is tried against the emulator in a child process further down.
+
+type WsMessage = Record<string, unknown>;
+interface WsClose {
+  /** The code of the server's close frame, or null when TCP ended without one. */
+  code: number | null;
+  reason: string;
+}
+
+function clientFrame(opcode: number, payload: Buffer, fin = true): Buffer {
+  const length = payload.length;
+  let head: Buffer;
+  if (length < 126) {
+    head = Buffer.alloc(2);
+    head[1] = 0x80 | length;
+  } else if (length < 65536) {
+    head = Buffer.alloc(4);
+    head[1] = 0x80 | 126;
+    head.writeUInt16BE(length, 2);
+  } else {
+    head = Buffer.alloc(10);
+    head[1] = 0x80 | 127;
+    head.writeBigUInt64BE(BigInt(length), 2);
+  }
+  head[0] = (fin ? 0x80 : 0) | opcode;
+  const mask = randomBytes(4);
+  const body = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) body[i] = (payload[i] ?? 0) ^ (mask[i % 4] ?? 0);
+  return Buffer.concat([head, mask, body]);
+}
+
+class RawWs {
+  readonly socket: Socket;
+  messages: WsMessage[] = [];
+  pongs: string[] = [];
+  closeFrame: WsClose | null = null;
+  /** Resolves when TCP is gone, with the server's close frame (null if none came). */
+  readonly closed: Promise<WsClose | null>;
+  #buffer = Buffer.alloc(0);
+  #sentClose = false;
+  #listeners = new Set<() => void>();
+
+  constructor(socket: Socket, head: Buffer) {
+    this.socket = socket;
+    this.closed = new Promise((resolve) => {
+      socket.on('close', () => {
+        resolve(this.closeFrame);
+        this.#wake();
+      });
+    });
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    if (head.length > 0) this.#onData(head);
+  }
+
+  send(text: string, fragments = 1): void {
+    const bytes = Buffer.from(text);
+    if (fragments <= 1) {
+      this.socket.write(clientFrame(0x1, bytes));
+      return;
+    }
+    const size = Math.ceil(bytes.length / fragments);
+    for (let i = 0; i < fragments; i++) {
+      const part = bytes.subarray(i * size, (i + 1) * size);
+      this.socket.write(clientFrame(i === 0 ? 0x1 : 0x0, part, i === fragments - 1));
+    }
+  }
+
+  ping(text: string): void {
+    this.socket.write(clientFrame(0x9, Buffer.from(text)));
+  }
+
+  close(code = 1000): void {
+    const body = Buffer.alloc(2);
+    body.writeUInt16BE(code, 0);
+    this.#sentClose = true;
+    this.socket.write(clientFrame(0x8, body));
+  }
+
+  /** Waits until `check` holds (checked on every frame), or fails after `ms`. */
+  async until(check: () => boolean, what: string, ms = 3000): Promise<void> {
+    if (check()) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#listeners.delete(listener);
+        reject(new Error(`socket: timed out waiting for ${what}; got ${JSON.stringify(this.messages)}`));
+      }, ms);
+      const listener = (): void => {
+        if (!check()) return;
+        clearTimeout(timer);
+        this.#listeners.delete(listener);
+        resolve();
+      };
+      this.#listeners.add(listener);
+    });
+  }
+
+  async messageCount(n: number): Promise<WsMessage[]> {
+    await this.until(() => this.messages.length >= n, `${n} messages`);
+    return this.messages;
+  }
+
+  #wake(): void {
+    for (const listener of [...this.#listeners]) listener();
+  }
+
+  #onData(chunk: Buffer): void {
+    this.#buffer = Buffer.concat([this.#buffer, chunk]);
+    for (;;) {
+      const buf = this.#buffer;
+      if (buf.length < 2) break;
+      const opcode = (buf[0] ?? 0) & 0x0f;
+      expect((buf[1] ?? 0) & 0x80, 'server frames are not masked').toBe(0);
+      let length = (buf[1] ?? 0) & 0x7f;
+      let pos = 2;
+      if (length === 126) {
+        if (buf.length < 4) break;
+        length = buf.readUInt16BE(2);
+        pos = 4;
+      } else if (length === 127) {
+        if (buf.length < 10) break;
+        length = Number(buf.readBigUInt64BE(2));
+        pos = 10;
+      }
+      if (buf.length < pos + length) break;
+      const payload = buf.subarray(pos, pos + length);
+      this.#buffer = buf.subarray(pos + length);
+      if (opcode === 0x1) this.messages.push(JSON.parse(payload.toString('utf8')) as WsMessage);
+      else if (opcode === 0xa) this.pongs.push(payload.toString('utf8'));
+      else if (opcode === 0x8) {
+        this.closeFrame = {
+          code: payload.length >= 2 ? payload.readUInt16BE(0) : null,
+          reason: payload.subarray(2).toString('utf8'),
+        };
+        if (!this.#sentClose) {
+          this.#sentClose = true;
+          this.socket.write(clientFrame(0x8, payload.subarray(0, 2)));
+        }
+      } else throw new Error(`unexpected opcode ${opcode}`);
+    }
+    this.#wake();
+  }
+}
+
+type WsAttempt = { ws: RawWs; status: 101 } | { ws: null; status: number; body: string };
+
+/** Opens a socket at `url` (ws://…); answers the HTTP status and body when the upgrade is refused. */
+function tryWs(url: string): Promise<WsAttempt> {
+  const key = randomBytes(16).toString('base64');
+  const target = new URL(url.replace(/^ws/, 'http'));
+  return new Promise((resolve, reject) => {
+    const req = request({
+      hostname: target.hostname,
+      port: target.port,
+      path: target.pathname,
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-key': key,
+        'sec-websocket-version': '13',
+      },
+    });
+    req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
+      const expected = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      expect(res.statusCode).toBe(101);
+      expect(res.headers['sec-websocket-accept']).toBe(expected);
+      resolve({ ws: new RawWs(socket, head), status: 101 });
+    });
+    req.on('response', (res: IncomingMessage) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => {
+        body += chunk.toString('utf8');
+      });
+      res.on('end', () => resolve({ ws: null, status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function openWs(emu: Emulator): Promise<RawWs> {
+  const attempt = await tryWs(emu.socketUrl);
+  if (!attempt.ws) throw new Error(`upgrade refused: ${attempt.status} ${attempt.body}`);
+  return attempt.ws;
+}
+
+/** Opens a socket, sends task_info for the token and waits for the first message. */
+async function subscribe(emu: Emulator, token: string): Promise<RawWs> {
+  const ws = await openWs(emu);
+  ws.send(JSON.stringify({ type: 'task_info', tasktoken: token }));
+  await ws.messageCount(1);
+  return ws;
+}
+
+async function runWithToken(emu: Emulator, body: Record<string, unknown> = {}) {
+  const { json } = await post(emu, TOOL_PATH, { prompt: 'a lighthouse at dusk', width: 16, height: 16, ...body });
+  expect(json.result).toBe(true);
+  return { taskid: json.taskid as string, token: json.socketaccesstoken as string };
+}
+
+/** Every status message of an 8-tick task that ends well, in order. */
+const SOCKET_ORDER = [
+  ...RUNNING_ORDER.slice(0, RUNNING_ORDER.indexOf('task_output')),
+  ...Array.from({ length: 8 }, () => 'task_output'),
+  ...RUNNING_ORDER.slice(RUNNING_ORDER.indexOf('task_output') + 1),
+];
+
+/** Checks a full stream of a task that ended well, as Wiro's socket sends it. */
+function expectGoodStream(messages: WsMessage[], taskid: string, outputs: number): void {
+  expect(messages.map((m) => m.type)).toEqual(SOCKET_ORDER);
+  const steps: number[] = [];
+  for (const [i, m] of messages.entries()) {
+    const last = i === messages.length - 1;
+    expect(m).toMatchObject({ id: taskid, result: true, success: true, terminal: last });
+    if (last) expect(m.exitCode).toBe('0');
+    else expect(m).not.toHaveProperty('exitCode');
+    if (m.type === 'task_output') {
+      expect(m.message).toMatchObject({
+        type: 'progressGenerate',
+        percentage: expect.any(String),
+        stepCurrent: expect.any(String),
+        stepTotal: '20',
+        speed: expect.stringMatching(/it\/s$/),
+        elapsedTime: expect.stringMatching(/^\d\d:\d\d$/),
+        remainingTime: expect.stringMatching(/^\d\d:\d\d$/),
+      });
+      steps.push(Number((m.message as Record<string, string>).stepCurrent));
+    }
+  }
+  expect([...steps].sort((a, b) => a - b)).toEqual(steps);
+  expect(steps.at(-1)).toBe(20);
+  const end = messages.at(-1)?.message as Array<{ name: string; url: string }>;
+  expect(end.map((o) => o.name)).toEqual(Array.from({ length: outputs }, (_, i) => `${i}.png`));
+}
+
+describe('realtime socket', () => {
+  let emu: Emulator;
+  beforeAll(async () => {
+    emu = await startEmulator({ apiKey: KEY, apiSecret: SECRET, speed: 0 });
+  });
+  afterAll(() => emu.close());
+  beforeEach(() => emu.reset());
+
+  it('lives at the API base over ws, with the RFC 6455 handshake', async () => {
+    expect(emu.socketUrl).toBe(`${emu.url.replace(/^http/, 'ws')}/v1`);
+    expect(acceptKey('dGhlIHNhbXBsZSBub25jZQ==')).toBe('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+    const slash = await tryWs(`${emu.socketUrl}/`);
+    expect(slash.status).toBe(101);
+    slash.ws?.socket.destroy();
+    const elsewhere = await tryWs(`${emu.url.replace(/^http/, 'ws')}/v2`);
+    expect(elsewhere.status).toBe(404);
+    // A plain GET /v1 is still the API (no upgrade): 404 JSON.
+    const plain = await fetch(`${emu.url}/v1`);
+    expect(plain.status).toBe(404);
+    await plain.body?.cancel();
+  });
+
+  it('streams every status of a task moved by hand, then closes 1000', async () => {
+    const { taskid, token } = await runWithToken(emu, { samples: 2 });
+    const ws = await subscribe(emu, token);
+    expect(ws.messages[0]).toEqual({
+      type: 'task_queue',
+      id: taskid,
+      message: '',
+      result: true,
+      success: true,
+      terminal: false,
+    });
+    for (let n = 2; n <= SOCKET_ORDER.length; n++) {
+      await advance(emu, taskid);
+      await ws.messageCount(n);
+    }
+    expect(await ws.closed).toEqual({ code: 1000, reason: 'Task finished' });
+    expectGoodStream(ws.messages, taskid, 2);
+    const task = await detail(emu, taskid);
+    expect(ws.messages.at(-1)?.message).toEqual(task.outputs);
+
+    const state = emu.state();
+    expect(state.sockets).toEqual([
+      {
+        taskid,
+        openedAt: expect.any(Number),
+        closedAt: expect.any(Number),
+        messages: SOCKET_ORDER.length,
+        status: 101,
+        closeCode: 1000,
+        fault: null,
+      },
+    ]);
+    expect(state.socketMessages.map((m) => [m.taskid, m.type])).toEqual(SOCKET_ORDER.map((t) => [taskid, t]));
+    const times = state.socketMessages.map((m) => m.at);
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+    expect(times[0]).toBeGreaterThanOrEqual(state.sockets[0]?.openedAt ?? 0);
+  });
+
+  it('streams a task walking on its own at speed 50', async () => {
+    const { taskid, token } = await runWithToken(emu);
+    const ws = await subscribe(emu, token);
+    const started = Date.now();
+    emu.configure({ speed: 50 });
+    expect((await ws.closed)?.code).toBe(1000);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expectGoodStream(ws.messages, taskid, 1);
+  });
+
+  it('ends a failed task with result false and the error, a cancelled one with task_cancel', async () => {
+    emu.configure({ failNextTasks: 1 });
+    const failing = await runWithToken(emu);
+    const a = await subscribe(emu, failing.token);
+    await advance(emu, failing.taskid, 'task_postprocess_end');
+    expect((await a.closed)?.code).toBe(1000);
+    const types = a.messages.map((m) => m.type);
+    expect(types).toContain('task_error');
+    expect(types).not.toContain('task_output_full');
+    expect(a.messages.find((m) => m.type === 'task_error')?.message).toBe(DEFAULT_FAIL_MESSAGE);
+    expect(a.messages.at(-1)).toEqual({
+      type: 'task_postprocess_end',
+      id: failing.taskid,
+      message: DEFAULT_FAIL_MESSAGE,
+      result: false,
+      success: false,
+      terminal: true,
+      exitCode: '1',
+    });
+
+    const queued = await runWithToken(emu);
+    const b = await subscribe(emu, queued.token);
+    const cancelled = await post(emu, '/v1/Task/Cancel', { taskid: queued.taskid });
+    expect(cancelled.json.result).toBe(true);
+    expect((await b.closed)?.code).toBe(1000);
+    expect(b.messages.map((m) => m.type)).toEqual(['task_queue', 'task_cancel']);
+    expect(b.messages[1]).toEqual({
+      type: 'task_cancel',
+      id: queued.taskid,
+      message: '',
+      result: true,
+      success: true,
+      terminal: true,
+      exitCode: '0',
+    });
+
+    // Subscribing to a finished task: its end at once, then close.
+    const late = await subscribe(emu, queued.token);
+    expect((await late.closed)?.code).toBe(1000);
+    expect(late.messages.map((m) => m.type)).toEqual(['task_cancel']);
+  });
+
+  it('answers an unknown token with an error, then closes 1008', async () => {
+    await runWithToken(emu);
+    const ws = await subscribe(emu, 'A'.repeat(30));
+    expect(ws.messages).toEqual([{ type: 'error', id: '', message: 'Task not found', result: false }]);
+    expect(await ws.closed).toEqual({ code: 1008, reason: 'Task not found' });
+    expect(emu.state().sockets[0]).toMatchObject({ taskid: null, messages: 1, closeCode: 1008 });
+    expect(emu.state().socketMessages).toEqual([{ taskid: null, type: 'error', at: expect.any(Number) }]);
+  });
+
+  it('refuses a first message that is not a valid task_info', async () => {
+    const { token } = await runWithToken(emu);
+    for (const first of [
+      'hello',
+      JSON.stringify({ type: 'subscribe', tasktoken: token }),
+      JSON.stringify({ type: 'task_info' }),
+      JSON.stringify({ type: 'task_info', tasktoken: 42 }),
+      JSON.stringify([token]),
+    ]) {
+      const ws = await openWs(emu);
+      ws.send(first);
+      const [error] = await ws.messageCount(1);
+      expect(error).toEqual({ type: 'error', id: '', message: expect.stringContaining('task_info'), result: false });
+      expect((await ws.closed)?.code).toBe(1008);
+    }
+  });
+
+  it('reads 16- and 64-bit lengths and fragments, answers pings, and takes a client close', async () => {
+    const { taskid, token } = await runWithToken(emu);
+    const a = await openWs(emu);
+    a.ping('are you there');
+    await a.until(() => a.pongs.length === 1, 'a pong');
+    expect(a.pongs).toEqual(['are you there']);
+    a.send(JSON.stringify({ type: 'task_info', tasktoken: token, pad: 'x'.repeat(300) }), 3);
+    await a.messageCount(1);
+    expect(a.messages[0]).toMatchObject({ type: 'task_queue', id: taskid });
+
+    const b = await openWs(emu);
+    b.send(JSON.stringify({ type: 'task_info', tasktoken: token, pad: 'y'.repeat(70000) }));
+    await b.messageCount(1);
+    expect(b.messages[0]).toMatchObject({ type: 'task_queue', id: taskid });
+
+    // The client closes first: the server answers with the same code and ends TCP.
+    a.close(1000);
+    expect((await a.closed)?.code).toBe(1000);
+    // An unmasked client frame is a protocol error.
+    b.socket.write(Buffer.from([0x81, 0x02, 0x7b, 0x7d]));
+    expect((await b.closed)?.code).toBe(1002);
+    await waitFor(() => (emu.state().sockets.every((s) => s.closedAt !== null) ? true : undefined));
+    expect(emu.state().sockets.map((s) => s.closeCode)).toEqual([1000, 1002]);
+  });
+
+  it('refuses the upgrade with 503 while config socket is false', async () => {
+    const { json } = await control(emu, 'config', { socket: false });
+    expect(json.config).toMatchObject({ socket: false });
+    expect(emu.state().config.socket).toBe(false);
+    const refused = await tryWs(emu.socketUrl);
+    expect(refused.status).toBe(503);
+    if (refused.ws) throw new Error('accepted');
+    const body = JSON.parse(refused.body) as { result: boolean; errors: Array<{ message: string }> };
+    expect(body.result).toBe(false);
+    expect(body.errors[0]?.message).toContain('socket');
+    expect(emu.state().sockets).toEqual([expect.objectContaining({ status: 503, messages: 0, taskid: null })]);
+    expect((await control(emu, 'config', { socket: 'no' })).status).toBe(400);
+    emu.configure({ socket: true });
+    const { token } = await runWithToken(emu);
+    const ws = await subscribe(emu, token);
+    expect(ws.messages[0]?.type).toBe('task_queue');
+  });
+
+  it('injects Socket faults: reset after the first message, and 500', async () => {
+    const { taskid, token } = await runWithToken(emu);
+    expect((await control(emu, 'faults', { route: 'Socket', kind: 'reset' })).status).toBe(200);
+    emu.fault({ route: '*', kind: '500' }); // '*' is the Wiro API only: not the socket
+    const dropped = await subscribe(emu, token);
+    expect(await dropped.closed).toBeNull();
+    expect(dropped.messages.map((m) => m.type)).toEqual(['task_queue']);
+    await advance(emu, taskid); // nothing more arrives on a dropped socket
+    expect(dropped.messages).toHaveLength(1);
+    expect(emu.state().sockets[0]).toMatchObject({ fault: 'reset', closeCode: null, messages: 1 });
+
+    emu.fault({ route: 'Socket', kind: '500', times: 2 });
+    expect((await tryWs(emu.socketUrl)).status).toBe(500);
+    expect((await tryWs(emu.socketUrl)).status).toBe(500);
+    const ok = await subscribe(emu, token);
+    expect(ok.messages[0]?.type).toBe('task_accept');
+    expect(emu.state().sockets.map((s) => [s.status, s.fault])).toEqual([
+      [101, 'reset'],
+      [500, '500'],
+      [500, '500'],
+      [101, null],
+    ]);
+    expect((await control(emu, 'faults', { route: 'Socket', kind: 'slow' })).status).toBe(400);
+    expect(emu.state().faults).toEqual([expect.objectContaining({ route: '*', kind: '500' })]);
+  });
+
+  it('sends the end to every socket of a task, and nothing to others', async () => {
+    const { taskid, token } = await runWithToken(emu);
+    const other = await runWithToken(emu);
+    const sockets = await Promise.all([subscribe(emu, token), subscribe(emu, token), subscribe(emu, token)]);
+    const bystander = await subscribe(emu, other.token);
+    await advance(emu, taskid, 'task_start');
+    await advance(emu, taskid, 'task_postprocess_end');
+    for (const ws of sockets) {
+      expect((await ws.closed)?.code).toBe(1000);
+      expect(ws.messages.at(-1)).toMatchObject({ type: 'task_postprocess_end', terminal: true, exitCode: '0' });
+      expect(ws.messages.map((m) => m.type)).toEqual(SOCKET_ORDER);
+    }
+    expect(bystander.messages.map((m) => m.type)).toEqual(['task_queue']);
+    expect(emu.state().sockets.filter((s) => s.taskid === taskid)).toHaveLength(3);
+  });
+
+  it('closes open sockets with 1001 on close() and on reset()', async () => {
+    const own = await startEmulator({ apiKey: KEY, apiSecret: SECRET, speed: 0 });
+    const { token } = await runWithToken(own);
+    const subscribed = await subscribe(own, token);
+    const idle = await openWs(own);
+    const started = Date.now();
+    await own.close();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect((await subscribed.closed)?.code).toBe(1001);
+    expect((await idle.closed)?.code).toBe(1001);
+
+    const { token: mine } = await runWithToken(emu);
+    const ws = await subscribe(emu, mine);
+    emu.reset();
+    expect((await ws.closed)?.code).toBe(1001);
+  });
+
+  it("works with Node 22's own WebSocket client", async () => {
+    const node = fileURLToPath(new URL('../../node_modules/.bin/node', import.meta.url));
+    const { taskid, token } = await runWithToken(emu);
+    const script = `
+      const ws = new WebSocket(process.argv[1]);
+      const messages = [];
+      ws.addEventListener('open', () => ws.send(JSON.stringify({ type: 'task_info', tasktoken: process.argv[2] })));
+      ws.addEventListener('message', (event) => messages.push(JSON.parse(event.data)));
+      ws.addEventListener('close', (event) => {
+        process.stdout.write(JSON.stringify({ code: event.code, wasClean: event.wasClean, messages }));
+      });`;
+    const child = spawn(node, ['-e', script, emu.socketUrl, token], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      await waitFor(() => (emu.state().sockets[0]?.messages === 1 ? true : undefined));
+      await advance(emu, taskid, 'task_postprocess_end');
+      expect(await exited, err).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    const result = JSON.parse(out) as { code: number; wasClean: boolean; messages: WsMessage[] };
+    expect(result).toMatchObject({ code: 1000, wasClean: true });
+    expectGoodStream(result.messages, taskid, 1);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * A local stand-in for Wiro's API (https://api.wiro.ai/v1) for `wiro/text-to-image-flux-lora-fast`:
  * the same auth (x-api-key, x-nonce, x-signature), routes, task shape and status walk as Wiro,
- * real PNG outputs served by the emulator itself, callbacks, and a control API under
- * `/__emulator/` for tests (fault injection, manual stepping, state inspection).
+ * real PNG outputs served by the emulator itself, callbacks, Wiro's realtime WebSocket (at
+ * `ws://…/v1`, the API base over ws), and a control API under `/__emulator/` for tests (fault
+ * injection, manual stepping, state inspection).
  *
  * Node built-ins only, erasable TypeScript only: runs as `node test/emulator/serve.ts` on Node 22.
  */
@@ -10,8 +11,10 @@ import { createHash, createHmac, randomBytes, randomInt, randomUUID, timingSafeE
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { picturePng } from './png.ts';
+import { handshakeProblem, refuseUpgrade, WebSocketConnection } from './websocket.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public types and constants
@@ -34,6 +37,8 @@ export interface EmulatorOptions {
 export interface Emulator {
   /** e.g. 'http://127.0.0.1:43123', without '/v1'; the API base is `${url}/v1`. */
   url: string;
+  /** Wiro's realtime socket, e.g. 'ws://127.0.0.1:43123/v1': the API base with http → ws. */
+  socketUrl: string;
   close(): Promise<void>;
   /** A snapshot (deep copy), the same data as `GET /__emulator/state`. */
   state(): EmulatorState;
@@ -48,7 +53,8 @@ export interface Emulator {
 }
 
 export type WiroRoute = 'Run' | 'Detail' | 'Cancel' | 'Kill' | 'Other';
-export type FaultRoute = 'Run' | 'Detail' | 'Cancel' | 'Kill' | 'Files' | '*';
+/** '*' is every Wiro API route (not Files, not Socket). */
+export type FaultRoute = 'Run' | 'Detail' | 'Cancel' | 'Kill' | 'Files' | 'Socket' | '*';
 export type FaultKind =
   | '500'
   | '502'
@@ -60,7 +66,12 @@ export type FaultKind =
   | 'concurrency'
   | 'unauthorized';
 
-export const FAULT_ROUTES: readonly FaultRoute[] = ['Run', 'Detail', 'Cancel', 'Kill', 'Files', '*'];
+export const FAULT_ROUTES: readonly FaultRoute[] = ['Run', 'Detail', 'Cancel', 'Kill', 'Files', 'Socket', '*'];
+/**
+ * The kinds the Socket route takes: 'reset' accepts the connection, sends the first message,
+ * then destroys TCP without a close frame; '500' refuses the upgrade with HTTP 500.
+ */
+export const SOCKET_FAULT_KINDS: readonly FaultKind[] = ['reset', '500'];
 export const FAULT_KINDS: readonly FaultKind[] = [
   '500',
   '502',
@@ -96,6 +107,8 @@ export interface EmulatorConfig {
   /** The next N tasks that Run creates fail (pexit "1"). */
   failNextTasks: number;
   failMessage: string;
+  /** Whether the realtime socket takes connections (default true); false refuses upgrades with 503. */
+  socket: boolean;
 }
 
 export interface CallRecord {
@@ -188,12 +201,61 @@ export interface EmulatorTask {
   progress: string;
 }
 
+/** One WebSocket upgrade attempt on `/v1` (refused ones too: then `status` is not 101). */
+export interface SocketRecord {
+  /** The task it subscribed to (with a valid task_info), else null. */
+  taskid: string | null;
+  /** When the upgrade request came, ms since the epoch. */
+  openedAt: number;
+  /** When the TCP connection ended (at once for a refused upgrade), null while open. */
+  closedAt: number | null;
+  /** Messages sent on it. */
+  messages: number;
+  /** HTTP status answered to the upgrade: 101, or 503 (socket off), 500 (fault), 400/426 (bad handshake). */
+  status: number;
+  /** Code of the close frame the emulator sent; null when none (still open, refused, dropped by a reset fault). */
+  closeCode: number | null;
+  fault: FaultKind | null;
+}
+
+/** One message sent on a socket, timestamped for latency measurements. */
+export interface SocketMessageRecord {
+  /** The task it was about; null for an `error` message. */
+  taskid: string | null;
+  type: string;
+  /** When it was written to the socket, ms since the epoch. */
+  at: number;
+}
+
+/** One message of Wiro's realtime socket, as the emulator sends it. */
+export interface SocketMessage {
+  /** The task's status, or 'error'. */
+  type: string;
+  /** The task id ('' on an error). */
+  id: string;
+  /**
+   * task_output: the progressGenerate object; task_postprocess_end: the outputs array (or, failed,
+   * the debugerror); task_error(_full): the debugerror; task_cancel: ''; others: the debugoutput.
+   */
+  message: unknown;
+  /** False for an error, and for a task that ended failed. */
+  result: boolean;
+  success?: boolean;
+  terminal?: boolean;
+  /** The task's pexit, on terminal messages only. */
+  exitCode?: string;
+}
+
 export interface EmulatorState {
   config: EmulatorConfig & { mode: 'signature' | 'api-key-only' };
   calls: CallRecord[];
   tasks: EmulatorTask[];
   callbacks: CallbackRecord[];
   faults: PendingFault[];
+  /** Every socket upgrade attempt, oldest first (the last 5000). */
+  sockets: SocketRecord[];
+  /** Every message sent on a socket, oldest first (the last 5000). */
+  socketMessages: SocketMessageRecord[];
 }
 
 export const TOOL = 'wiro/text-to-image-flux-lora-fast';
@@ -204,6 +266,8 @@ export const AUTH_ERROR_MESSAGE = 'Project authorization is not valid.';
 export const QUEUED_STATUSES: readonly string[] = ['task_queue', 'task_accept', 'task_assign'];
 export const TERMINAL_STATUSES: readonly string[] = ['task_postprocess_end', 'task_cancel'];
 export const MAX_SIDE = 2048;
+/** How many socket records and socket message records the state keeps (the newest). */
+export const MAX_SOCKET_RECORDS = 5000;
 export const MAX_SAMPLES = 8;
 
 /** Lowercase hex HMAC-SHA256 of `apiSecret + nonce` keyed with `apiKey`: Wiro's x-signature. */
@@ -276,6 +340,15 @@ interface TaskRecord {
   parentId: string;
   createMs: number;
   pngs: Buffer[] | null;
+}
+
+interface SocketConn {
+  ws: WebSocketConnection;
+  record: SocketRecord;
+  /** The task it follows, once a valid task_info came. */
+  taskid: string | null;
+  /** A 'reset' fault: drop TCP right after the first message. */
+  reset: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -460,6 +533,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     dropCallbacks: false,
     failNextTasks: 0,
     failMessage: DEFAULT_FAIL_MESSAGE,
+    socket: true,
   });
 
   let config = initialConfig();
@@ -479,6 +553,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const pendingSleeps = new Set<() => void>();
   const shutdown = new AbortController();
   let baseUrl = '';
+  /** Open WebSocket connections (until their TCP connection closes). */
+  const conns = new Set<SocketConn>();
+  let sockets: SocketRecord[] = [];
+  let socketMessages: SocketMessageRecord[] = [];
 
   // ---- tasks ---------------------------------------------------------------------------------
 
@@ -577,6 +655,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         break;
     }
     log(`task ${task.id} -> ${task.status}`);
+    notify(record);
   }
 
   function finish(record: TaskRecord, now: number): void {
@@ -623,6 +702,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     task.totalcost = started ? (Number(CPS) * elapsed(record, now)).toFixed(12) : '0';
     log(`task ${task.id} -> task_cancel`);
     terminal(record);
+    notify(record);
   }
 
   function terminal(record: TaskRecord): void {
@@ -741,17 +821,179 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     void attempt(1);
   }
 
+  // ---- realtime socket -----------------------------------------------------------------------
+
+  /** The socket message for the task's current status, in Wiro's shape. */
+  function socketMessage(task: EmulatorTask): SocketMessage {
+    const terminal = TERMINAL_STATUSES.includes(task.status);
+    const failed = task.status === 'task_postprocess_end' && task.pexit !== '0';
+    let message: unknown = task.debugoutput;
+    if (task.status === 'task_output' && task.progress) message = JSON.parse(task.progress) as unknown;
+    else if (task.status === 'task_error' || task.status === 'task_error_full') message = task.debugerror;
+    else if (task.status === 'task_postprocess_end') message = failed ? task.debugerror : task.outputs;
+    else if (task.status === 'task_cancel') message = '';
+    return {
+      type: task.status,
+      id: task.id,
+      message,
+      result: !failed,
+      success: !failed,
+      terminal,
+      ...(terminal ? { exitCode: task.pexit } : {}),
+    };
+  }
+
+  function keepLast<T>(list: T[]): void {
+    if (list.length > MAX_SOCKET_RECORDS) list.splice(0, list.length - MAX_SOCKET_RECORDS);
+  }
+
+  /** Sends one message; false when the socket is no longer open. */
+  function sendSocket(conn: SocketConn, message: SocketMessage): boolean {
+    const at = Date.now();
+    if (!conn.ws.sendText(JSON.stringify(message))) return false;
+    conn.record.messages++;
+    socketMessages.push({ taskid: message.type === 'error' ? null : message.id, type: message.type, at });
+    keepLast(socketMessages);
+    return true;
+  }
+
+  /** Sends the task's current status to one socket; closes it after a terminal one. */
+  function sendStatus(conn: SocketConn, record: TaskRecord): void {
+    const message = socketMessage(record.task);
+    if (!sendSocket(conn, message)) return;
+    if (conn.reset) {
+      log(`socket for task ${record.task.id}: dropped (reset fault)`);
+      conn.ws.drop();
+    } else if (message.terminal) {
+      conn.ws.close(1000, 'Task finished');
+    }
+  }
+
+  /** Refuses a subscription: an error message, then close 1008 (or a drop, under a reset fault). */
+  function refuseSocket(conn: SocketConn, message: string): void {
+    log(`socket refused: ${message}`);
+    sendSocket(conn, { type: 'error', id: '', message, result: false });
+    if (conn.reset) conn.ws.drop();
+    else conn.ws.close(1008, message.length <= 60 ? message : 'Bad task_info');
+  }
+
+  /** Sends a task's new status to every socket that follows it. */
+  function notify(record: TaskRecord): void {
+    for (const conn of conns) {
+      if (conn.taskid === record.task.id && conn.ws.open) sendStatus(conn, record);
+    }
+  }
+
+  const TASK_INFO_HELP = 'the first message must be {"type":"task_info","tasktoken":"<socketaccesstoken>"}';
+
+  function onSocketText(conn: SocketConn, text: string): void {
+    if (conn.taskid !== null) return; // one task per socket: later messages are ignored
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      refuseSocket(conn, `Message is not JSON: ${TASK_INFO_HELP}`);
+      return;
+    }
+    if (!isRecord(parsed) || parsed.type !== 'task_info') {
+      const type = isRecord(parsed) ? JSON.stringify(parsed.type ?? null) : 'none';
+      refuseSocket(conn, `Unexpected message type ${type}: ${TASK_INFO_HELP}`);
+      return;
+    }
+    const token = parsed.tasktoken;
+    if (typeof token !== 'string' || token === '') {
+      refuseSocket(conn, `task_info without a tasktoken: ${TASK_INFO_HELP}`);
+      return;
+    }
+    const record = [...tasks.values()].find((r) => r.task.socketaccesstoken === token);
+    if (!record) {
+      refuseSocket(conn, 'Task not found');
+      return;
+    }
+    conn.taskid = record.task.id;
+    conn.record.taskid = record.task.id;
+    log(`socket subscribed to task ${record.task.id}`);
+    sendStatus(conn, record);
+  }
+
+  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => {
+      // A client gone mid-handshake; nothing to do.
+    });
+    const path = new URL(req.url ?? '/', 'http://emulator').pathname;
+    if (path !== '/v1' && path !== '/v1/') {
+      refuseUpgrade(socket, 404, envelopeError(1, 'Not found: the realtime socket is at /v1'));
+      return;
+    }
+    const record: SocketRecord = {
+      taskid: null,
+      openedAt: Date.now(),
+      closedAt: null,
+      messages: 0,
+      status: 101,
+      closeCode: null,
+      fault: null,
+    };
+    const refuse = (status: number, message: string, extra: Record<string, string> = {}): void => {
+      record.status = status;
+      record.closedAt = Date.now();
+      sockets.push(record);
+      keepLast(sockets);
+      log(`socket upgrade refused ${status}: ${message}`);
+      refuseUpgrade(socket, status, envelopeError(0, message), extra);
+    };
+    if (closed) {
+      refuse(503, 'The emulator is closing');
+      return;
+    }
+    const problem = handshakeProblem(req);
+    if (problem) {
+      refuse(problem.status, problem.message, problem.status === 426 ? { 'sec-websocket-version': '13' } : {});
+      return;
+    }
+    if (!config.socket) {
+      refuse(503, 'The realtime socket is turned off (emulator config socket: false): poll Task/Detail');
+      return;
+    }
+    const found = takeFault('Socket');
+    if (found) record.fault = found.kind;
+    if (found?.kind === '500') {
+      refuse(500, 'Internal Server Error');
+      return;
+    }
+    sockets.push(record);
+    keepLast(sockets);
+    let conn: SocketConn | null = null;
+    const ws = new WebSocketConnection(req, socket, head, {
+      onText: (text) => {
+        if (conn) onSocketText(conn, text);
+      },
+      onCloseSent: (code) => {
+        record.closeCode = code;
+      },
+      onClosed: () => {
+        record.closedAt = Date.now();
+        if (conn) conns.delete(conn);
+        log(`socket${record.taskid ? ` for task ${record.taskid}` : ''} closed`);
+      },
+    });
+    conn = { ws, record, taskid: null, reset: found?.kind === 'reset' };
+    conns.add(conn);
+    log('socket opened');
+    ws.start();
+  }
+
   // ---- config, faults, reset, state ----------------------------------------------------------
 
   function configure(patch: Partial<EmulatorConfig>): EmulatorConfig {
     if (!isRecord(patch)) throw new ControlError(400, 'config body must be an object');
-    const allowed = ['speed', 'dropCallbacks', 'failNextTasks', 'failMessage'];
+    const allowed = ['speed', 'dropCallbacks', 'failNextTasks', 'failMessage', 'socket'];
     for (const key of Object.keys(patch)) {
       if (!allowed.includes(key)) {
         throw new ControlError(400, `unknown config field ${key}; known: ${allowed.join(', ')}`);
       }
     }
-    const { speed, dropCallbacks, failNextTasks, failMessage } = patch;
+    const { speed, dropCallbacks, failNextTasks, failMessage, socket } = patch;
     if (speed !== undefined && (typeof speed !== 'number' || !Number.isFinite(speed) || speed < 0)) {
       throw new ControlError(400, 'speed must be a number >= 0');
     }
@@ -767,11 +1009,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (failMessage !== undefined && typeof failMessage !== 'string') {
       throw new ControlError(400, 'failMessage must be a string');
     }
+    if (socket !== undefined && typeof socket !== 'boolean') {
+      throw new ControlError(400, 'socket must be a boolean');
+    }
     config = {
       speed: speed ?? config.speed,
       dropCallbacks: dropCallbacks ?? config.dropCallbacks,
       failNextTasks: failNextTasks ?? config.failNextTasks,
       failMessage: failMessage ?? config.failMessage,
+      socket: socket ?? config.socket,
     };
     if (speed !== undefined) for (const record of tasks.values()) schedule(record);
     log(`config ${JSON.stringify(config)}`);
@@ -789,6 +1035,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (!FAULT_KINDS.includes(kind)) {
       throw new ControlError(400, `kind must be one of ${FAULT_KINDS.join(', ')}`);
     }
+    if (route === 'Socket' && !SOCKET_FAULT_KINDS.includes(kind)) {
+      throw new ControlError(400, `route Socket takes kind ${SOCKET_FAULT_KINDS.join(' or ')}`);
+    }
     if (typeof times !== 'number' || !Number.isInteger(times) || times < 1) {
       throw new ControlError(400, 'times must be an integer >= 1');
     }
@@ -799,9 +1048,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     log(`fault queued: ${kind} x${times} on ${route}`);
   }
 
-  function takeFault(route: WiroRoute | 'Files'): PendingFault | null {
+  function takeFault(route: WiroRoute | 'Files' | 'Socket'): PendingFault | null {
     const index = faults.findIndex(
-      (f) => f.remaining > 0 && (f.route === route || (f.route === '*' && route !== 'Files')),
+      (f) => f.remaining > 0 && (f.route === route || (f.route === '*' && route !== 'Files' && route !== 'Socket')),
     );
     const found = faults[index];
     if (!found) return null;
@@ -816,11 +1065,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
     for (const timer of retryTimers) clearTimeout(timer);
     retryTimers.clear();
+    for (const conn of [...conns]) conn.ws.shutdown(1001, 'Emulator reset');
     generation++;
     tasks = new Map();
     calls = [];
     callbacks = [];
     faults = [];
+    sockets = [];
+    socketMessages = [];
     config = initialConfig();
     log('reset');
   }
@@ -832,6 +1084,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       tasks: [...tasks.values()].map((record) => record.task),
       callbacks,
       faults,
+      sockets,
+      socketMessages,
     });
   }
 
@@ -1196,6 +1450,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     });
   });
   server.keepAliveTimeout = 5000;
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    try {
+      handleUpgrade(req, socket, head);
+    } catch (err) {
+      log(`error on upgrade ${req.url}: ${(err as Error)?.stack ?? String(err)}`);
+      socket.destroy();
+    }
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -1209,7 +1471,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   if (host === '0.0.0.0' || host === '::' || host === '') urlHost = '127.0.0.1';
   else if (host.includes(':')) urlHost = `[${host}]`;
   baseUrl = `http://${urlHost}:${address.port}`;
-  log(`listening on ${baseUrl}/v1`);
+  const socketUrl = `${baseUrl.replace(/^http/, 'ws')}/v1`;
+  log(`listening on ${baseUrl}/v1 (socket ${socketUrl})`);
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -1222,6 +1485,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     for (const timer of retryTimers) clearTimeout(timer);
     retryTimers.clear();
     for (const wake of [...pendingSleeps]) wake();
+    for (const conn of [...conns]) conn.ws.shutdown(1001, 'Emulator closing');
     shutdown.abort();
     closing = new Promise<void>((resolve) => {
       server.close(() => resolve());
@@ -1241,6 +1505,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   return {
     url: baseUrl,
+    socketUrl,
     close,
     state,
     reset,

@@ -19,6 +19,7 @@ export interface EmulatorCall {
 
 export interface EmulatorState {
   calls: EmulatorCall[];
+  sockets?: Array<{ taskid: string | null; openedAt: number; closedAt?: number | null; status?: number; messages: number }>;
   tasks: Array<Record<string, unknown> & { id: string; status: string }>;
   callbacks: Array<{ taskid: string; url: string; status?: number; error?: string; dropped?: boolean }>;
 }
@@ -39,7 +40,13 @@ export const emulator = {
   state: () => control('state') as Promise<EmulatorState>,
   reset: () => control('reset', {}),
   fault: (fault: { route: string; kind: string; times?: number; delayMs?: number }) => control('faults', fault),
-  config: (config: { speed?: number; dropCallbacks?: boolean; failNextTasks?: number; failMessage?: string }) =>
+  config: (config: {
+    speed?: number;
+    dropCallbacks?: boolean;
+    failNextTasks?: number;
+    failMessage?: string;
+    socket?: boolean;
+  }) =>
     control('config', config),
   advance: (taskid: string, to?: string) =>
     control(`tasks/${taskid}/advance`, to ? { to } : {}) as Promise<Record<string, unknown>>,
