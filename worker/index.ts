@@ -23,9 +23,11 @@ export { TaskObject } from './task/task-object';
 
 const app = new Hono<{ Bindings: Bindings; Variables: { requestId: string } }>();
 
+// Outermost first. Security headers run innermost: they copy the response (a Durable Object's
+// or an asset's headers cannot change), so the CORS headers can then be set on it.
 app.use('*', requestLog());
-app.use('*', securityHeaders());
 app.use('/v1/*', origins());
+app.use('*', securityHeaders());
 app.route('/v1', run);
 app.route('/v1', task);
 app.route('/v1', tool);

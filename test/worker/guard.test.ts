@@ -90,6 +90,18 @@ describe('origins', () => {
     expect(preflight.status).toBe(403);
   });
 
+  it('streams a task to an allowed origin, with CORS headers on the stream', async () => {
+    const started = await post(RUN_PATH, validRun);
+    const { socketaccesstoken } = (await started.json()) as { socketaccesstoken: string };
+    await post('/v1/Task/Cancel', { tasktoken: socketaccesstoken });
+    const response = await SELF.fetch(`${BASE}/v1/Task/Events?tasktoken=${socketaccesstoken}`, {
+      headers: { origin: ALLOWED },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('access-control-allow-origin')).toBe(ALLOWED);
+    expect(await response.text()).toContain('event: task_cancel');
+  });
+
   it('allows any origin with ALLOWED_ORIGINS=*', async () => {
     const response = await call('/v1/Tool', {
       headers: { origin: 'https://any.example' },

@@ -19,7 +19,13 @@ export interface EmulatorCall {
 
 export interface EmulatorState {
   calls: EmulatorCall[];
-  sockets?: Array<{ taskid: string | null; openedAt: number; closedAt?: number | null; status?: number; messages: number }>;
+  sockets?: Array<{
+    taskid: string | null;
+    openedAt: number;
+    closedAt?: number | null;
+    status?: number;
+    messages: number;
+  }>;
   tasks: Array<Record<string, unknown> & { id: string; status: string }>;
   callbacks: Array<{ taskid: string; url: string; status?: number; error?: string; dropped?: boolean }>;
 }
@@ -46,8 +52,7 @@ export const emulator = {
     failNextTasks?: number;
     failMessage?: string;
     socket?: boolean;
-  }) =>
-    control('config', config),
+  }) => control('config', config),
   advance: (taskid: string, to?: string) =>
     control(`tasks/${taskid}/advance`, to ? { to } : {}) as Promise<Record<string, unknown>>,
   /** How many calls reached the emulator, to prove that a refused request sent nothing. */

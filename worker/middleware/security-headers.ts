@@ -16,7 +16,8 @@ export function contentSecurityPolicy(env: Bindings): string {
     `frame-src ${TURNSTILE}`,
     `img-src 'self' data: blob: https:${emulator}`,
     "style-src 'self'",
-    "connect-src 'self'",
+    // Download fetches the image itself: from wherever the outputs live.
+    `connect-src 'self' https:${emulator}`,
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'self'",

@@ -1,0 +1,14 @@
+/** Shared by the end-to-end setup and tests. Not real secrets. */
+export const E2E_KEY = 'e2e-key-5b0c1d';
+export const E2E_SECRET = 'e2e-secret-93aa7e';
+/** Emulator speed for the suite: a task takes about 2 s. */
+export const E2E_SPEED = 3;
+/** Where screenshots go (gitignored). */
+export const SCREENSHOTS = 'test-results/screenshots';
+/** The same flags as the widget tests: no sandbox (containers), nothing fetched from the network. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+];

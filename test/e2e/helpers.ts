@@ -1,0 +1,69 @@
+/** Browser and emulator helpers for the end-to-end tests. */
+import { mkdirSync } from 'node:fs';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { inject } from 'vitest';
+import { CHROMIUM_ARGS, E2E_SPEED, SCREENSHOTS } from './constants.ts';
+
+export interface RecordedEvent {
+  type: string;
+  detail: any;
+  composed: boolean;
+}
+
+export function launch(): Promise<Browser> {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+/** A fresh browser context (its own localStorage) on the third-party page. */
+export async function openHost(
+  browser: Browser,
+  viewport = { width: 1280, height: 900 },
+  colorScheme: 'light' | 'dark' = 'light',
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport, colorScheme });
+  const page = await context.newPage();
+  await page.goto(`${inject('hostUrl')}/`);
+  await ready(page);
+  return { context, page };
+}
+
+/** Waits until the widget has built its form from `GET /v1/Tool`. */
+export async function ready(page: Page): Promise<void> {
+  await page.locator('wiro-flux [part="prompt"]').first().waitFor();
+}
+
+export function events(page: Page): Promise<RecordedEvent[]> {
+  return page.evaluate(() => (window as any).__events as RecordedEvent[]);
+}
+
+export async function waitForEvent(page: Page, type: string, timeout = 15_000): Promise<RecordedEvent> {
+  await page.waitForFunction((name) => (window as any).__events.some((e: any) => e.type === name), type, { timeout });
+  const found = (await events(page)).find((event) => event.type === type);
+  if (!found) throw new Error(`no ${type} event`);
+  return found;
+}
+
+export function cspViolations(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as any).__csp as string[]);
+}
+
+/** Calls the emulator's control API (`/__emulator/...`). */
+export async function control(path: string, body?: unknown): Promise<any> {
+  const response = await fetch(`${inject('emulatorUrl')}/__emulator/${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!response.ok) throw new Error(`emulator ${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+/** Back to the suite's normal pace, with no pending failures. */
+export function normalPace(): Promise<unknown> {
+  return control('config', { speed: E2E_SPEED, failNextTasks: 0, dropCallbacks: false });
+}
+
+export async function screenshot(page: Page, name: string, fullPage = true): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage });
+}

@@ -1,0 +1,97 @@
+/**
+ * The widget as people see it, at desktop and phone widths, light and dark, saved to
+ * test-results/screenshots/ for review. Each shot also checks the layout holds: nothing wider
+ * than the viewport (no sideways scrolling, down to 320 px).
+ */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { control, launch, normalPace, openHost, screenshot, waitForEvent } from './helpers.ts';
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launch();
+});
+afterEach(() => normalPace());
+afterAll(() => browser?.close());
+
+async function noSidewaysScroll(page: Page): Promise<void> {
+  const [scroll, client] = await page.evaluate(() => [
+    document.documentElement.scrollWidth,
+    document.documentElement.clientWidth,
+  ]);
+  expect(scroll).toBeLessThanOrEqual(client);
+}
+
+/** Starts a task held at "Generating", with real step progress on screen. */
+async function generating(page: Page): Promise<void> {
+  await control('config', { speed: 0 });
+  const widget = page.locator('wiro-flux');
+  await widget.locator('[part="lora"]').selectOption('1328');
+  await widget.locator('[part="prompt"]').fill('a lighthouse at dusk, bold geometric shapes');
+  await widget.locator('[part="submit"]').click();
+  const task = await waitForEvent(page, 'wiro-task');
+  for (let i = 0; i < 4; i++) await control(`tasks/${task.detail.taskid}/advance`, { to: 'task_output' });
+  await expect.poll(() => widget.locator('.meta').textContent(), { timeout: 15_000 }).toContain('Step');
+  await page.waitForTimeout(500); // the progress bar eases to its value
+}
+
+async function finish(page: Page): Promise<void> {
+  await control('config', { speed: 3 });
+  await waitForEvent(page, 'wiro-done', 20_000);
+  const images = page.locator('wiro-flux [part="image"]');
+  await expect
+    .poll(() => images.first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth))
+    .toBeGreaterThan(0);
+  await page.waitForTimeout(500);
+}
+
+describe('screenshots', () => {
+  test('desktop 1280×900: the form, generating, and two results', async () => {
+    const { context, page } = await openHost(browser);
+    await screenshot(page, 'desktop-idle');
+    await page.locator('wiro-flux input[name="samples"]').nth(1).check({ force: true });
+    await page.locator('wiro-flux input[name="size"]').nth(1).check({ force: true });
+    await generating(page);
+    await screenshot(page, 'desktop-generating');
+    await finish(page);
+    expect(await page.locator('wiro-flux [part="image"]').count()).toBe(2);
+    await screenshot(page, 'desktop-results');
+    await noSidewaysScroll(page);
+    await page.locator('wiro-flux .tile .open').first().click();
+    await expect.poll(() => page.locator('wiro-flux dialog').evaluate((d: HTMLDialogElement) => d.open)).toBe(true);
+    await screenshot(page, 'desktop-viewer', false);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('wiro-flux dialog').evaluate((d: HTMLDialogElement) => d.open)).toBe(false);
+    await context.close();
+  });
+
+  test('desktop, dark system theme', async () => {
+    const { context, page } = await openHost(browser, { width: 1280, height: 900 }, 'dark');
+    await generating(page);
+    await finish(page);
+    await screenshot(page, 'desktop-dark');
+    await context.close();
+  });
+
+  test('phone 375×800: form, generating, result', async () => {
+    const { context, page } = await openHost(browser, { width: 375, height: 800 });
+    await screenshot(page, 'phone-375-idle');
+    await noSidewaysScroll(page);
+    await generating(page);
+    await screenshot(page, 'phone-375-generating', false);
+    await finish(page);
+    await screenshot(page, 'phone-375-result');
+    await noSidewaysScroll(page);
+    await context.close();
+  });
+
+  test('phone 320×640: the narrowest', async () => {
+    const { context, page } = await openHost(browser, { width: 320, height: 640 });
+    await page.locator('wiro-flux input[name="size"]').last().check({ force: true });
+    await generating(page);
+    await finish(page);
+    await screenshot(page, 'phone-320-result');
+    await noSidewaysScroll(page);
+    await context.close();
+  });
+});

@@ -1,0 +1,230 @@
+/**
+ * The form's controls, one template per kind of published input: the prompt with its trigger
+ * word chips, the style picker with its strength sliders, sliders, small-number choices, the
+ * seed with lock and randomize, links, and the size presets with Custom width and height.
+ * Templates only: the component owns the state and passes it in as a `FormView`.
+ *
+ * Every control has a label; help and errors are tied to it with `aria-describedby`, and a bad
+ * value sets `aria-invalid`, which is also how the component finds the first bad field.
+ */
+import { html, nothing, type TemplateResult } from 'lit';
+import { live } from 'lit/directives/live.js';
+import type { FieldSpec } from '../../../worker/tool/schema';
+import type { SizePreset, ToolDescription } from '../api';
+import { diceIcon, lockIcon, unlockIcon } from '../icons';
+import type { Strings } from '../strings';
+import { type FieldErrors, randomSeed, selectedLora, type Values } from './model';
+
+/** What the templates read and the actions they call; the component builds it per render. */
+export interface FormView {
+  t: Strings;
+  values: Values;
+  errors: FieldErrors;
+  chips: readonly string[];
+  seedLocked: boolean;
+  /** The size preset shown as chosen; undefined: Custom. */
+  preset: SizePreset | undefined;
+  set(name: string, value: string): void;
+  chooseLora(value: string): void;
+  removeChip(chip: string): void;
+  toggleSeedLock(): void;
+  /** A preset, or undefined for Custom. */
+  chooseSize(size: SizePreset | undefined): void;
+  promptKeydown(event: KeyboardEvent): void;
+}
+
+const inputValue = (event: Event) => (event.target as HTMLInputElement).value;
+
+function describedBy(view: FormView, name: string, help: string | undefined = `${name}-help`): string {
+  return [help, view.errors[name] ? `${name}-error` : ''].filter(Boolean).join(' ');
+}
+
+function invalid(view: FormView, name: string): 'true' | 'false' {
+  return view.errors[name] ? 'true' : 'false';
+}
+
+function fieldError(view: FormView, name: string): TemplateResult | typeof nothing {
+  const message = view.errors[name];
+  return message ? html`<p class="invalid-msg" id="${name}-error">${message}</p>` : nothing;
+}
+
+/** One published input (width and height go with `renderSizes`). */
+export function renderField(view: FormView, tool: ToolDescription, field: FieldSpec): TemplateResult {
+  const { name } = field;
+  const value = view.values[name] ?? '';
+  const { t } = view;
+  switch (field.kind) {
+    case 'textarea':
+      return html`<div class="field">
+        <label for=${name}>${field.label}</label>
+        ${
+          view.chips.length > 0
+            ? html`<ul class="chips" aria-label=${t.triggerWords}>
+              ${view.chips.map(
+                (chip) => html`<li class="chip">
+                  ${chip}<button type="button" aria-label="${t.removeChip} ${chip}" @click=${() => view.removeChip(chip)}>×</button>
+                </li>`,
+              )}
+            </ul>`
+            : nothing
+        }
+        <textarea id=${name} name=${name} part="prompt" rows="4" aria-invalid=${invalid(view, name)}
+          aria-describedby=${describedBy(view, name)} .value=${live(value)}
+          @input=${(event: Event) => view.set(name, inputValue(event))} @keydown=${view.promptKeydown}></textarea>
+        <div class="row hint">
+          <span id="${name}-help">${t.promptHint}</span>
+          ${field.maxLength ? html`<span aria-hidden="true">${value.length} / ${field.maxLength}</span>` : nothing}
+        </div>
+        ${fieldError(view, name)}
+      </div>`;
+    case 'select':
+      return renderLora(view, tool, field);
+    case 'seed':
+      return html`<div class="field wide">
+        <label for=${name}>${field.label}</label>
+        <div class="seed">
+          <input id=${name} name=${name} inputmode="numeric" autocomplete="off" aria-invalid=${invalid(view, name)}
+            aria-describedby=${describedBy(view, name)} .value=${live(value)}
+            @input=${(event: Event) => view.set(name, inputValue(event))} />
+          <button class="icon-btn" type="button" aria-label=${t.lockSeed} title=${t.lockSeed}
+            aria-pressed=${view.seedLocked ? 'true' : 'false'} @click=${view.toggleSeedLock}>
+            ${view.seedLocked ? lockIcon : unlockIcon}
+          </button>
+          <button class="icon-btn" type="button" aria-label=${t.randomSeed} title=${t.randomSeed}
+            @click=${() => view.set(name, randomSeed(field))}>${diceIcon}</button>
+        </div>
+        <p class="help" id="${name}-help">${field.help}</p>
+        ${fieldError(view, name)}
+      </div>`;
+    case 'url':
+      return html`<div class="field">
+        <label for=${name}>${field.label}</label>
+        <input id=${name} name=${name} type="url" inputmode="url" autocomplete="off" placeholder="https://"
+          aria-invalid=${invalid(view, name)} aria-describedby=${describedBy(view, name)} .value=${live(value)}
+          @input=${(event: Event) => view.set(name, inputValue(event))} />
+        <p class="help" id="${name}-help">${field.help}</p>
+        ${fieldError(view, name)}
+      </div>`;
+    default:
+      // A few whole numbers (how many images) read best as buttons; wider ranges as a slider.
+      return field.kind === 'integer' && (field.max ?? 99) - (field.min ?? 0) <= 7
+        ? renderChoice(view, field, value)
+        : renderSlider(view, field, value);
+  }
+}
+
+/** The style picker, what the chosen style is, and its own scale settings as sliders. */
+function renderLora(view: FormView, tool: ToolDescription, field: FieldSpec): TemplateResult {
+  const { t } = view;
+  const { name } = field;
+  const lora = selectedLora(tool, view.values);
+  const settings = lora?.settings ?? [];
+  const sliders = settings.map((setting) =>
+    renderSlider(
+      view,
+      {
+        ...setting,
+        name: setting.id,
+        kind: 'float',
+        help: '',
+        label: settings.length === 1 ? t.strength : setting.label,
+      },
+      view.values[setting.id] ?? String(setting.default),
+    ),
+  );
+  const words = lora?.triggerwords ?? [];
+  return html`<div class="field">
+      <label for=${name}>${field.label}</label>
+      <select id=${name} name=${name} part="lora" aria-invalid=${invalid(view, name)}
+        aria-describedby=${describedBy(view, name)} @change=${(event: Event) => view.chooseLora(inputValue(event))}>
+        ${tool.loras.map(
+          (item) =>
+            html`<option value=${item.value} ?selected=${item.value === view.values[name]}>${item.label}</option>`,
+        )}
+      </select>
+      <p class="lora-info" id="${name}-help">
+        ${lora?.description ?? field.help}${
+          words.length > 0
+            ? html`. ${t.triggerWords}: ${words.map((word, i) => html`${i ? ', ' : ''}<code>${word}</code>`)}`
+            : nothing
+        }
+      </p>
+      ${fieldError(view, name)}
+    </div>
+    ${sliders}`;
+}
+
+function renderSlider(view: FormView, field: FieldSpec, value: string): TemplateResult {
+  const { name } = field;
+  return html`<div class="field">
+    <div class="row">
+      <label for=${name}>${field.label}</label>
+      <output for=${name}>${value}</output>
+    </div>
+    <input id=${name} name=${name} type="range" min=${field.min ?? 0} max=${field.max ?? 100} step=${field.step ?? 'any'}
+      aria-invalid=${invalid(view, name)} aria-describedby=${describedBy(view, name, field.help ? undefined : '')}
+      .value=${live(value)} @input=${(event: Event) => view.set(name, inputValue(event))} />
+    ${field.help ? html`<p class="help" id="${name}-help">${field.help}</p>` : nothing} ${fieldError(view, name)}
+  </div>`;
+}
+
+function renderChoice(view: FormView, field: FieldSpec, value: string): TemplateResult {
+  const { name } = field;
+  const options: number[] = [];
+  for (let n = field.min ?? 1; n <= (field.max ?? 1); n += field.step ?? 1) options.push(n);
+  return html`<fieldset class="field wide" aria-describedby=${describedBy(view, name)}>
+    <legend>${field.label}</legend>
+    <div class="segmented nums">
+      ${options.map(
+        (n) => html`<label>
+          <input type="radio" name=${name} .value=${String(n)} .checked=${live(value === String(n))}
+            @change=${() => view.set(name, String(n))} /><span>${n}</span>
+        </label>`,
+      )}
+    </div>
+    <p class="help" id="${name}-help">${field.help}</p>
+    ${fieldError(view, name)}
+  </fieldset>`;
+}
+
+/** The published size presets (each with a little picture of its shape), and Custom. */
+export function renderSizes(view: FormView, tool: ToolDescription): TemplateResult {
+  const { t, preset } = view;
+  const fields = tool.inputs.filter((item) => item.name === 'width' || item.name === 'height');
+  // Width and height usually share their help ("a multiple of 16"): say it once, under both.
+  const shared = fields.every((field) => field.help === fields[0]?.help);
+  const number = (field: FieldSpec) => {
+    const { name } = field;
+    const help = shared ? 'size-help' : `${name}-help`;
+    return html`<div class="field">
+      <label for=${name}>${field.label}</label>
+      <input id=${name} name=${name} type="number" inputmode="numeric" min=${field.min ?? 0} max=${field.max ?? 0}
+        step=${field.step ?? 1} aria-invalid=${invalid(view, name)} aria-describedby=${describedBy(view, name, help)}
+        .value=${live(view.values[name] ?? '')} @input=${(event: Event) => view.set(name, inputValue(event))} />
+      ${shared ? nothing : html`<p class="help" id=${help}>${field.help}</p>`} ${fieldError(view, name)}
+    </div>`;
+  };
+  return html`<fieldset class="field">
+    <legend>${t.size}</legend>
+    <div class="segmented">
+      ${tool.sizes.map(
+        (size) => html`<label title="${size.width} × ${size.height}">
+          <input type="radio" name="size" .checked=${live(preset === size)}
+            aria-label="${size.label}, ${size.width} × ${size.height}" @change=${() => view.chooseSize(size)} />
+          <span><svg viewBox="0 0 ${size.width + 160} ${size.height + 160}" aria-hidden="true">
+            <rect x="80" y="80" width=${size.width} height=${size.height} rx="120" stroke-width="140" /></svg>${size.label}</span>
+        </label>`,
+      )}
+      <label>
+        <input type="radio" name="size" .checked=${live(!preset)} @change=${() => view.chooseSize(undefined)} />
+        <span>${t.custom}</span>
+      </label>
+    </div>
+    ${
+      preset
+        ? nothing
+        : html`<div class="pair">${fields.map(number)}</div>
+          ${shared ? html`<p class="help" id="size-help">${fields[0]?.help}</p>` : nothing}`
+    }
+  </fieldset>`;
+}

@@ -1,0 +1,746 @@
+/**
+ * `<wiro-flux>`: text to image with Wiro's Flux + LoRA model, through the wiro-flux-edge Worker.
+ * The form is built from what `GET /v1/Tool` publishes; a submit starts one task, whose status
+ * streams in live; results land in a gallery and in this browser's history.
+ *
+ * @example
+ *   <script type="module" src="https://YOUR-WORKER/widget.js"></script>
+ *   <wiro-flux endpoint="https://YOUR-WORKER"></wiro-flux>
+ *
+ * @tag wiro-flux
+ *
+ * @event wiro-task - A Run was accepted. detail: `{ taskid, socketaccesstoken }`.
+ * @event wiro-status - The task's status or progress changed. detail: `{ status, task }`.
+ * @event wiro-done - The task ended: finished, failed (`task.pexit` not "0") or cancelled. detail: `{ task }`.
+ * @event wiro-error - A request was refused, the service was unreachable or the task failed. detail: `{ message }`.
+ *
+ * @csspart form - The form.
+ * @csspart prompt - The prompt textarea.
+ * @csspart lora - The style (LoRA) picker.
+ * @csspart submit - The Generate button.
+ * @csspart cancel - The Cancel / Stop button (only while a task runs).
+ * @csspart status - The live status: steps and headline (an aria-live region).
+ * @csspart progress - The progress bar.
+ * @csspart gallery - The results.
+ * @csspart image - Each result image.
+ * @csspart error - An error message.
+ * @csspart notice - The demo-mode notice.
+ * @csspart history - This browser's past generations.
+ *
+ * @cssproperty --wiro-flux-accent - Buttons, focus rings, progress. Default a violet.
+ * @cssproperty --wiro-flux-accent-fg - Text on the accent colour.
+ * @cssproperty --wiro-flux-bg - Background.
+ * @cssproperty --wiro-flux-fg - Text colour.
+ * @cssproperty --wiro-flux-muted - Secondary text.
+ * @cssproperty --wiro-flux-border - Borders and tracks.
+ * @cssproperty --wiro-flux-surface - The results pane and wells.
+ * @cssproperty --wiro-flux-danger - Errors.
+ * @cssproperty --wiro-flux-radius - Corner radius of the widget; inner corners follow.
+ * @cssproperty --wiro-flux-font - Font family.
+ */
+import { html, LitElement, nothing, type PropertyValues, type TemplateResult } from 'lit';
+import { isTerminal, type WiroTask } from '../../worker/protocol';
+import type { FieldSpec } from '../../worker/tool/schema';
+import { type ApiRequestError, type SizePreset, type ToolDescription, uuid, WiroApi } from './api';
+import { TaskStreamController } from './controllers/task-stream';
+import { emit } from './events';
+import { type FormView, renderField, renderSizes } from './form/fields';
+import {
+  type FieldErrors,
+  hasSizes,
+  initialValues,
+  loraField,
+  missingTriggerWords,
+  randomSeed,
+  runBody,
+  selectedLora,
+  type Values,
+  validate,
+  valuesFromInputs,
+} from './form/model';
+import { type HistoryEntry, HistoryStore } from './history';
+import { downloadIcon, imageIcon } from './icons';
+import { clock, endingOf, percentOf, STAGES, stageOf, stopKind } from './status';
+import { format, resolveStrings, type Strings } from './strings';
+import styles from './wiro-flux.styles';
+
+/** The origin that served this module: where the Worker (and its API) lives. */
+const SCRIPT_ORIGIN = new URL(import.meta.url).origin;
+
+export default class WiroFlux extends LitElement {
+  static override styles = styles;
+
+  static override properties = {
+    endpoint: {},
+    prompt: {},
+    lora: {},
+    theme: { reflect: true },
+    historyKey: { attribute: 'history-key' },
+    strings: { attribute: false },
+    _tool: { state: true },
+    _toolError: { state: true },
+    _emulator: { state: true },
+    _values: { state: true },
+    _chips: { state: true },
+    _errors: { state: true },
+    _message: { state: true },
+    _seedLocked: { state: true },
+    _customSize: { state: true },
+    _history: { state: true },
+    _shownId: { state: true },
+    _viewing: { state: true },
+    _copied: { state: true },
+    _stopping: { state: true },
+  };
+
+  /** The Worker's origin. Default: the origin that served widget.js. */
+  declare endpoint: string;
+  /** The prompt (initially and as the user edits it), without the style's trigger words. */
+  declare prompt: string;
+  /** The chosen style: a LoRA `value` from `GET /v1/Tool` (e.g. "1328"). */
+  declare lora: string;
+  /** "light", "dark" or "auto" (follows the system's prefers-color-scheme). */
+  declare theme: 'light' | 'dark' | 'auto';
+  /** Names this widget's history in localStorage (`wiro-flux:history:<name>`). Default: the endpoint. */
+  declare historyKey: string;
+  /** Words to show instead of the English defaults (any subset); see also `setStrings()`. */
+  declare strings: Partial<Strings> | undefined;
+
+  declare private _tool: ToolDescription | undefined;
+  declare private _toolError: string | undefined;
+  declare private _emulator: boolean;
+  declare private _values: Values;
+  declare private _chips: string[];
+  declare private _errors: FieldErrors;
+  /** A request's refusal (or "fix the fields"), shown in the error part. */
+  declare private _message: { text: string; retry: boolean } | undefined;
+  declare private _seedLocked: boolean;
+  declare private _customSize: boolean;
+  declare private _history: HistoryEntry[];
+  /** The history entry shown in the gallery; default: the current task's. */
+  declare private _shownId: string | undefined;
+  declare private _viewing: { url: string; alt: string; name: string } | undefined;
+  declare private _copied: boolean;
+  declare private _stopping: boolean;
+
+  #api = new WiroApi(SCRIPT_ORIGIN);
+  #store = new HistoryStore(SCRIPT_ORIGIN);
+  #toolLoad: AbortController | undefined;
+  /** The body of the latest Run, for Retry. */
+  #lastBody: Record<string, unknown> | undefined;
+  #copiedTimer: ReturnType<typeof setTimeout> | undefined;
+
+  readonly stream = new TaskStreamController(this, {
+    api: () => this.#api,
+    onTask: (task) => this.#onTask(task),
+    onStatus: (task) => this.#onStatus(task),
+    onEnd: (task) => this.#onEnd(task),
+    onError: (error, during) => this.#onRequestError(error, during),
+  });
+
+  constructor() {
+    super();
+    this.endpoint = SCRIPT_ORIGIN;
+    this.prompt = '';
+    this.lora = '';
+    this.theme = 'auto';
+    this.historyKey = '';
+    this._emulator = false;
+    this._values = {};
+    this._chips = [];
+    this._errors = {};
+    this._seedLocked = false;
+    this._customSize = false;
+    this._history = [];
+    this._copied = false;
+    this._stopping = false;
+  }
+
+  /** The words in effect for this widget. */
+  get #t(): Strings {
+    return resolveStrings(this.strings);
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    // Taken out of the page while the form was loading, and put back: load it again.
+    if (this.hasUpdated && !this._tool) void this.#loadTool();
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.#toolLoad?.abort();
+  }
+
+  override willUpdate(changed: PropertyValues): void {
+    if (changed.has('endpoint') || changed.has('historyKey')) this.#useEndpoint();
+    const tool = this._tool;
+    if (!tool) return;
+    const promptName = this.#field('textarea')?.name;
+    if (changed.has('prompt') && promptName && this._values[promptName] !== this.prompt) {
+      this._values = { ...this._values, [promptName]: this.prompt };
+    }
+    const lora = loraField(tool);
+    if (changed.has('lora') && lora && this.lora && this._values[lora.name] !== this.lora) this.#chooseLora(this.lora);
+  }
+
+  // ---- data ------------------------------------------------------------------------------------
+
+  #useEndpoint(): void {
+    this.#api = new WiroApi(this.endpoint || SCRIPT_ORIGIN);
+    this.#store = new HistoryStore(this.historyKey || this.#api.endpoint);
+    this._history = this.#store.list();
+    void this.#loadTool();
+    // A task that was still running when the page went away: follow it again.
+    const latest = this._history[0];
+    if (latest && !isTerminal(latest.status) && this.stream.token !== latest.token) {
+      this.#lastBody = latest.inputs;
+      const task: WiroTask = { id: latest.taskid, socketaccesstoken: latest.token, status: latest.status, outputs: [] };
+      this.stream.attach(latest.token, task, latest.createdAt);
+    }
+  }
+
+  async #loadTool(): Promise<void> {
+    this.#toolLoad?.abort();
+    const abort = new AbortController();
+    this.#toolLoad = abort;
+    this._toolError = undefined;
+    try {
+      const answer = await this.#api.tool(abort.signal);
+      if (abort.signal.aborted) return;
+      const tool = answer.tool;
+      const values = initialValues(tool, { prompt: this.prompt, lora: this.lora });
+      this._emulator = answer.upstream?.emulator === true;
+      this._values = values;
+      this._chips = missingTriggerWords(selectedLora(tool, values), this.#promptOf(tool, values));
+      this._customSize = hasSizes(tool) && !this.#preset(tool, values);
+      this._tool = tool;
+      // The properties say what the form shows (the schema's defaults, when none was given).
+      this.prompt = this.#promptOf(tool, values);
+      const lora = loraField(tool);
+      if (lora) this.lora = values[lora.name] ?? '';
+    } catch (error) {
+      if (abort.signal.aborted) return;
+      this._toolError = this.#t.loadFailed;
+      emit(this, 'wiro-error', { message: `${this.#t.loadFailed} ${(error as Error).message}`.trim() });
+    }
+  }
+
+  #field(kind: FieldSpec['kind']): FieldSpec | undefined {
+    return this._tool?.inputs.find((field) => field.kind === kind);
+  }
+
+  #promptOf(tool: ToolDescription, values: Values): string {
+    const name = tool.inputs.find((field) => field.kind === 'textarea')?.name;
+    return name ? (values[name] ?? '') : '';
+  }
+
+  #preset(tool: ToolDescription, values: Values): SizePreset | undefined {
+    return tool.sizes.find((size) => String(size.width) === values.width && String(size.height) === values.height);
+  }
+
+  #set(name: string, value: string): void {
+    this._values = { ...this._values, [name]: value };
+    if (name === this.#field('textarea')?.name) this.prompt = value;
+    if (this._errors[name]) {
+      const { [name]: _fixed, ...rest } = this._errors;
+      this._errors = rest;
+    }
+  }
+
+  #chooseLora(value: string): void {
+    const tool = this._tool;
+    const field = tool && loraField(tool);
+    if (!tool || !field) return;
+    this.#set(field.name, value);
+    this._chips = missingTriggerWords(selectedLora(tool, this._values), this.#promptOf(tool, this._values));
+    this.lora = value;
+  }
+
+  // ---- actions ---------------------------------------------------------------------------------
+
+  /** Validates the form and starts a task; does nothing while one is being started or runs. */
+  async submit(): Promise<void> {
+    const tool = this._tool;
+    if (!tool || this.stream.active) return;
+    const seed = this.#field('seed');
+    if (seed && !this._seedLocked) this.#set(seed.name, randomSeed(seed));
+    const errors = validate(tool, this._values, this.#t, this._chips);
+    this._errors = errors;
+    if (Object.keys(errors).length > 0) {
+      this._message = { text: this.#t.fixFields, retry: false };
+      await this.#focusFirstError();
+      return;
+    }
+    this.#start(runBody(tool, this._values, this._chips));
+  }
+
+  #start(body: Record<string, unknown>): void {
+    this._message = undefined;
+    this._shownId = undefined;
+    this.#lastBody = body;
+    const running = this.stream.run(body, uuid());
+    void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('.status')?.focus());
+    void running;
+  }
+
+  #retry(): void {
+    if (this.#lastBody && !this.stream.active) this.#start(this.#lastBody);
+  }
+
+  async #stop(): Promise<void> {
+    this._stopping = true;
+    try {
+      await this.stream.stop();
+    } finally {
+      this._stopping = false;
+    }
+  }
+
+  #onTask(task: WiroTask): void {
+    emit(this, 'wiro-task', { taskid: task.id, socketaccesstoken: task.socketaccesstoken });
+    this._history = this.#store.put({
+      taskid: task.id,
+      token: task.socketaccesstoken,
+      status: task.status,
+      inputs: this.#lastBody ?? {},
+      outputs: [],
+      createdAt: this.stream.startedAt,
+    });
+  }
+
+  #onStatus(task: WiroTask): void {
+    emit(this, 'wiro-status', { status: task.status, task });
+    const entry = this._history.find((item) => item.taskid === task.id);
+    if (entry && entry.status !== task.status) this._history = this.#store.put({ ...entry, status: task.status });
+  }
+
+  #onEnd(task: WiroTask): void {
+    const entry = this._history.find((item) => item.taskid === task.id);
+    if (entry) {
+      this._history = this.#store.put({
+        ...entry,
+        status: task.status,
+        outputs: task.outputs.map(({ name, url }) => ({ name, url })),
+        ...(task.pexit !== undefined ? { pexit: task.pexit } : {}),
+        ...(task.debugerror ? { debugerror: task.debugerror } : {}),
+      });
+    }
+    emit(this, 'wiro-done', { task });
+    const ending = endingOf(task);
+    if (ending === 'done') this._shownId = undefined;
+    if (ending === 'failed') emit(this, 'wiro-error', { message: task.debugerror || this.#t.failedTitle });
+    if (ending === 'done') {
+      // Move focus to the results only if it was on the status (where submit put it), not if
+      // the user went on to type elsewhere meanwhile.
+      const active = this.shadowRoot?.activeElement;
+      if (!active || active.closest('.output')) {
+        void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('.gallery')?.focus());
+      }
+    }
+  }
+
+  #onRequestError(error: ApiRequestError, during: 'run' | 'follow' | 'stop'): void {
+    const t = this.#t;
+    // A task from history this Worker no longer knows: forget it quietly.
+    if (during === 'follow' && this.stream.task) {
+      this._history = this.#store.remove(this.stream.task.id);
+      this.stream.reset();
+      return;
+    }
+    const fields: FieldErrors = {};
+    const names = new Set(Object.keys(this._values));
+    for (const item of error.errors) {
+      if (item.field && names.has(item.field)) fields[item.field] = this.#humanize(item.field, item.message);
+    }
+    let text: string;
+    if (error.status === 0) text = t.networkError;
+    else if (Object.keys(fields).length > 0) text = t.fixFields;
+    else text = error.errors[0]?.message ?? `HTTP ${error.status}`;
+    if (error.retryAfter) text += ` ${format(t.retryAfter, { seconds: error.retryAfter })}`;
+    this._errors = fields;
+    // Retry re-sends the Run; after a refused stop there is nothing to retry.
+    this._message = { text, retry: during === 'run' && error.status !== 400 };
+    emit(this, 'wiro-error', { message: text === t.fixFields ? (error.errors[0]?.message ?? text) : text });
+    if (Object.keys(fields).length > 0) void this.#focusFirstError();
+  }
+
+  /** The Worker's messages name the field ("steps must be…"); say it with the form's label. */
+  #humanize(name: string, message: string): string {
+    const spec = this._tool?.inputs.find((field) => field.name === name);
+    return spec && message.startsWith(name) ? spec.label + message.slice(name.length) : message;
+  }
+
+  async #focusFirstError(): Promise<void> {
+    await this.updateComplete;
+    this.renderRoot.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
+  }
+
+  #useSettings(entry: HistoryEntry): void {
+    const tool = this._tool;
+    if (!tool) return;
+    const values = valuesFromInputs(tool, entry.inputs);
+    this._values = values;
+    this._errors = {};
+    this._chips = [];
+    this._seedLocked = true;
+    this._customSize = hasSizes(tool) && !this.#preset(tool, values);
+    this.prompt = this.#promptOf(tool, values);
+    const lora = loraField(tool);
+    if (lora) this.lora = values[lora.name] ?? '';
+    void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('[part="prompt"]')?.focus());
+  }
+
+  async #copySeed(seed: string): Promise<void> {
+    try {
+      await navigator.clipboard.writeText(seed);
+      this._copied = true;
+      clearTimeout(this.#copiedTimer);
+      this.#copiedTimer = setTimeout(() => {
+        this._copied = false;
+      }, 2000);
+    } catch {
+      // No clipboard (insecure page, denied): the seed is on screen to select by hand.
+    }
+  }
+
+  async #download(url: string, name: string): Promise<void> {
+    // `download` only works same-origin; the images usually live elsewhere, so fetch them first.
+    try {
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(String(response.status));
+      const href = URL.createObjectURL(await response.blob());
+      const link = document.createElement('a');
+      link.href = href;
+      link.download = name;
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(href), 30_000);
+    } catch {
+      window.open(url, '_blank', 'noopener');
+    }
+  }
+
+  async #view(url: string, alt: string, name: string): Promise<void> {
+    this._viewing = { url, alt, name };
+    await this.updateComplete;
+    const dialog = this.renderRoot.querySelector('dialog');
+    if (dialog && !dialog.open) dialog.showModal();
+  }
+
+  #show(entry: HistoryEntry): void {
+    if (entry.taskid === this.stream.task?.id) this._shownId = undefined;
+    else {
+      if (!this.stream.active) this.stream.reset();
+      this._shownId = entry.taskid;
+      this._message = undefined;
+    }
+  }
+
+  #clearHistory(): void {
+    this.#store.clear();
+    this._history = [];
+    this._shownId = undefined;
+  }
+
+  #onSubmit(event: SubmitEvent): void {
+    event.preventDefault();
+    void this.submit();
+  }
+
+  #onKeydown(event: KeyboardEvent): void {
+    // Enter generates, as in a chat box; Shift+Enter is a new line (and IME composition is left alone).
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      void this.submit();
+    }
+  }
+
+  // ---- rendering -------------------------------------------------------------------------------
+
+  override render(): TemplateResult {
+    const t = this.#t;
+    return html`<div class="base">
+      ${this._emulator ? html`<p class="notice" part="notice">${t.demoMode}</p>` : nothing}
+      <div class="layout">
+        ${this._tool ? this.#renderForm(this._tool) : this.#renderLoading()}
+        <section class="output" aria-label=${t.results}>${this.#renderOutput()}</section>
+      </div>
+      ${this.#renderHistory()} ${this.#renderViewer()}
+    </div>`;
+  }
+
+  #renderLoading(): TemplateResult {
+    const t = this.#t;
+    return html`<form part="form" class="main loading" aria-busy=${this._toolError ? 'false' : 'true'}>
+      ${
+        this._toolError
+          ? html`<div class="error" part="error" role="alert">
+            <p>${this._toolError}</p>
+            <div class="actions"><button class="btn" type="button" @click=${() => this.#loadTool()}>${t.reload}</button></div>
+          </div>`
+          : html`<p>${t.loading}</p>`
+      }
+    </form>`;
+  }
+
+  #formView(tool: ToolDescription): FormView {
+    return {
+      t: this.#t,
+      values: this._values,
+      errors: this._errors,
+      chips: this._chips,
+      seedLocked: this._seedLocked,
+      preset: this._customSize ? undefined : this.#preset(tool, this._values),
+      set: (name, value) => this.#set(name, value),
+      chooseLora: (value) => this.#chooseLora(value),
+      removeChip: (chip) => {
+        this._chips = this._chips.filter((item) => item !== chip);
+      },
+      toggleSeedLock: () => {
+        this._seedLocked = !this._seedLocked;
+      },
+      chooseSize: (size) => {
+        this._customSize = !size;
+        if (size) {
+          this.#set('width', String(size.width));
+          this.#set('height', String(size.height));
+        }
+      },
+      promptKeydown: (event) => this.#onKeydown(event),
+    };
+  }
+
+  #renderForm(tool: ToolDescription): TemplateResult {
+    const t = this.#t;
+    const sized = hasSizes(tool);
+    const main: TemplateResult[] = [];
+    const settings: TemplateResult[] = [];
+    const advanced: TemplateResult[] = [];
+    const view = this.#formView(tool);
+    for (const field of tool.inputs) {
+      if (sized && (field.name === 'width' || field.name === 'height')) continue;
+      const rendered = renderField(view, tool, field);
+      if (field.advanced) advanced.push(rendered);
+      else if (field.kind === 'textarea' || field.kind === 'select') main.push(rendered);
+      else settings.push(rendered);
+    }
+    const busy = this.stream.active;
+    return html`<form class="main" part="form" novalidate @submit=${this.#onSubmit}>
+      ${main} ${sized ? renderSizes(view, tool) : nothing}
+      <div class="grid">${settings}</div>
+      ${advanced.length > 0 ? html`<details><summary>${t.advanced}</summary>${advanced}</details>` : nothing}
+      <button class="btn primary" part="submit" type="submit" ?disabled=${busy}>
+        ${busy ? (this.stream.status === 'starting' ? t.sending : t.generating) : t.generate}
+      </button>
+    </form>`;
+  }
+
+  #renderOutput(): TemplateResult {
+    const t = this.#t;
+    const { status, task } = this.stream;
+    const shown = this.#shownEntry();
+    const showStatus = status !== 'idle' && status !== 'error' && !(this._shownId && !this.stream.active);
+    const ending = task && status === 'ended' ? endingOf(task) : undefined;
+    const empty = !showStatus && !shown && !this._message;
+    return html`${showStatus ? this.#renderStatus() : nothing}
+    ${
+      ending === 'failed' && !this._shownId
+        ? html`<div class="error" part="error" role="alert">
+          <p><strong>${t.failedTitle}</strong></p>
+          <pre>${task?.debugerror || t.failedTitle}</pre>
+          <div class="actions"><button class="btn" type="button" @click=${this.#retry}>${t.retry}</button></div>
+        </div>`
+        : nothing
+    }
+    ${
+      this._message
+        ? html`<div class="error" part="error" role="alert">
+          <p>${this._message.text}</p>
+          ${
+            this._message.retry
+              ? html`<div class="actions"><button class="btn" type="button" @click=${this.#retry}>${t.retry}</button></div>`
+              : nothing
+          }
+        </div>`
+        : nothing
+    }
+    ${this.stream.active && !this._shownId ? this.#renderPlaceholders() : shown ? this.#renderGallery(shown) : nothing}
+    ${ending === 'done' && task?.outputs.length === 0 && !this._shownId ? html`<p class="hint">${t.noOutputs}</p>` : nothing}
+    ${empty ? html`<div class="empty">${imageIcon}<p>${t.empty}</p></div>` : nothing}`;
+  }
+
+  #shownEntry(): HistoryEntry | undefined {
+    const id = this._shownId ?? (this.stream.status === 'ended' ? this.stream.task?.id : undefined);
+    const entry = id ? this._history.find((item) => item.taskid === id) : undefined;
+    return entry && entry.outputs.length > 0 ? entry : undefined;
+  }
+
+  #renderStatus(): TemplateResult {
+    const t = this.#t;
+    const { task, status } = this.stream;
+    const ending = task && status === 'ended' ? endingOf(task) : undefined;
+    const stage = status === 'starting' || !task ? undefined : stageOf(task.status);
+    const current = stage ? STAGES.indexOf(stage) : -1;
+    const stepLabel = (name: (typeof STAGES)[number]) =>
+      name === 'done' && ending === 'failed'
+        ? t.failed
+        : name === 'done' && ending === 'cancelled'
+          ? t.cancelled
+          : t[name];
+    const headline =
+      status === 'starting'
+        ? t.sending
+        : ending === 'failed'
+          ? t.failedTitle
+          : ending === 'cancelled'
+            ? t.cancelled
+            : {
+                queued: t.queuedHead,
+                starting: t.startingHead,
+                running: t.runningHead,
+                finishing: t.finishingHead,
+                done: t.doneHead,
+              }[stage ?? 'queued'];
+    const percent = status === 'starting' || !task ? 0 : percentOf(task);
+    const progress = task?.progress;
+    const details: string[] = [];
+    if (progress?.stepCurrent !== undefined && progress.stepTotal && stage === 'running') {
+      details.push(format(t.stepOf, { current: progress.stepCurrent, total: progress.stepTotal }));
+      if (progress.remainingTime) {
+        details.push(format(t.left, { time: progress.remainingTime.replace(/^0(\d:)/, '$1') }));
+      }
+    } else if (stage === 'running') details.push(t.waiting);
+    const seconds = ending
+      ? Number(task?.elapsedseconds) || (Date.now() - this.stream.startedAt) / 1000
+      : (Date.now() - this.stream.startedAt) / 1000;
+    const canStop = status === 'running' && task && !isTerminal(task.status);
+    const stopLabel = task && stopKind(task.status) === 'Cancel' ? t.cancel : t.stop;
+    return html`<div class="status" tabindex="-1" aria-labelledby="headline">
+      <div part="status" role="status" aria-live="polite">
+        <ol class="steps">
+          ${STAGES.map(
+            (name, index) =>
+              html`<li class=${index < current ? 'past' : name === 'done' && ending && ending !== 'done' ? 'bad' : ''}
+                aria-current=${index === current ? 'step' : nothing}>${stepLabel(name)}</li>`,
+          )}
+        </ol>
+        <p class="headline" id="headline">${headline}</p>
+      </div>
+      <progress part="progress" max="100" .value=${percent} aria-label=${stage ? stepLabel(stage) : headline} aria-valuemin="0"
+        aria-valuemax="100" aria-valuenow=${percent} aria-valuetext=${details[0] ?? `${percent}%`}></progress>
+      <div class="row">
+        <div class="meta">
+          ${details.map((text) => html`<span>${text}</span>`)}
+          <span>${format(t.elapsed, { time: clock(seconds) })}</span>
+        </div>
+        ${
+          canStop
+            ? html`<button class="btn small" part="cancel" type="button" ?disabled=${this._stopping}
+              @click=${this.#stop}>${stopLabel}</button>`
+            : nothing
+        }
+      </div>
+    </div>`;
+  }
+
+  #renderPlaceholders(): TemplateResult {
+    const width = Number(this.#lastBody?.width) || 1;
+    const height = Number(this.#lastBody?.height) || 1;
+    const count = Math.max(1, Number(this.#lastBody?.samples) || 1);
+    return html`<div class="tiles ${count === 1 ? 'one' : ''}" aria-hidden="true">
+      ${Array.from(
+        { length: count },
+        () => html`<div class="tile"><svg class="placeholder" viewBox="0 0 ${width} ${height}">
+          <rect width=${width} height=${height} /></svg></div>`,
+      )}
+    </div>`;
+  }
+
+  #renderGallery(entry: HistoryEntry): TemplateResult {
+    const t = this.#t;
+    const prompt = String(entry.inputs.prompt ?? '');
+    const seed = entry.inputs.seed === undefined ? '' : String(entry.inputs.seed);
+    const count = entry.outputs.length;
+    return html`<div class="gallery" part="gallery" tabindex="-1" role="region" aria-label=${t.results}>
+      <div class="tiles ${count === 1 ? 'one' : ''}">
+        ${entry.outputs.map((output, index) => {
+          const label = format(t.image, { n: index + 1, count });
+          const alt = `${label}: ${prompt}`;
+          const name = `wiro-${entry.taskid}-${index + 1}.png`;
+          return html`<figure class="tile">
+            <button class="open" type="button" aria-label="${t.open}: ${label}" @click=${() => this.#view(output.url, alt, name)}>
+              <img part="image" src=${output.url} alt=${alt} width=${Number(entry.inputs.width) || nothing}
+                height=${Number(entry.inputs.height) || nothing} />
+            </button>
+            <button class="btn small dl" type="button" aria-label="${t.download}: ${label}"
+              @click=${() => this.#download(output.url, name)}>${downloadIcon}</button>
+          </figure>`;
+        })}
+      </div>
+      <div class="toolbar">
+        ${seed ? html`<span class="seedv">${t.seed} ${seed}</span>` : nothing}
+        ${
+          seed
+            ? html`<button class="btn small" type="button" @click=${() => this.#copySeed(seed)}>${t.copySeed}</button>`
+            : nothing
+        }
+        <button class="btn small" type="button" @click=${() => this.#useSettings(entry)}>${t.reuse}</button>
+        <span class="sr-only" role="status">${this._copied ? t.copied : ''}</span>
+      </div>
+    </div>`;
+  }
+
+  #renderHistory(): TemplateResult | typeof nothing {
+    const t = this.#t;
+    if (this._history.length === 0) return nothing;
+    const currentId = this._shownId ?? this.stream.task?.id;
+    return html`<section class="history" part="history" aria-labelledby="history-title">
+      <div class="row">
+        <div>
+          <h2 id="history-title">${t.history}</h2>
+          <p class="hint">${t.historyHint}</p>
+        </div>
+        <button class="btn small" type="button" @click=${this.#clearHistory}>${t.clearHistory}</button>
+      </div>
+      <ul>
+        ${this._history.map((entry) => {
+          const first = entry.outputs[0];
+          const prompt = String(entry.inputs.prompt ?? '');
+          const state = isTerminal(entry.status)
+            ? entry.status === 'task_cancel'
+              ? t.cancelled
+              : entry.pexit && entry.pexit !== '0'
+                ? t.failed
+                : t.done
+            : t[stageOf(entry.status)];
+          return html`<li>
+            <button type="button" aria-current=${entry.taskid === currentId ? 'true' : 'false'}
+              aria-label="${state}: ${prompt.slice(0, 80)}" title=${prompt} @click=${() => this.#show(entry)}>
+              ${first ? html`<img src=${first.url} alt="" loading="lazy" />` : html`<span>${state}</span>`}
+            </button>
+          </li>`;
+        })}
+      </ul>
+    </section>`;
+  }
+
+  #renderViewer(): TemplateResult {
+    const t = this.#t;
+    const viewing = this._viewing;
+    return html`<dialog class="viewer" aria-label=${viewing?.alt ?? t.open} @close=${() => {
+      this._viewing = undefined;
+    }}>
+      ${
+        viewing
+          ? html`<img src=${viewing.url} alt=${viewing.alt} />
+            <form method="dialog" class="actions">
+              <button class="btn" type="button" @click=${() => this.#download(viewing.url, viewing.name)}>
+                ${downloadIcon} ${t.download}
+              </button>
+              <button class="btn" value="close">${t.close}</button>
+            </form>`
+          : nothing
+      }
+    </dialog>`;
+  }
+}
