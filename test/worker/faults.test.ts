@@ -28,7 +28,7 @@ describe('a Run when Wiro', () => {
     ['answers an HTML error page', 'html', 502, /not its JSON/],
     ['answers garbage', 'garbage', 502, /not its JSON/],
     ['drops the connection', 'reset', 502, /could not be reached/],
-  ])('%s gives %i in Wiro’s envelope, and the Run was sent once', async (_, kind, status, message) => {
+  ])('%s (fault %s) gives %i in Wiro’s envelope, and the Run was sent once', async (_, kind, status, message) => {
     const { response, text, answer } = await runWith(kind);
     expect(response.status).toBe(status);
     expect(response.headers.get('content-type')).toContain('application/json');
