@@ -80,6 +80,20 @@ describe('following Wiro’s socket', () => {
     expect(routes).toEqual(['Run', 'Detail']);
   });
 
+  it('keeps the socket open past the connect timeout (5 s)', async () => {
+    const { taskid, socketaccesstoken } = await startFollowed();
+    await vi.waitFor(async () => expect(await socketsOf(taskid)).toHaveLength(1));
+    await new Promise((resolve) => setTimeout(resolve, 5500));
+    const watcher = watch(socketaccesstoken);
+    await emulator.advance(taskid, 'task_output');
+    await vi.waitFor(() => expect(watcher.events.map((e) => e.event)).toContain('task_output'));
+    const sockets = await socketsOf(taskid);
+    expect(sockets).toHaveLength(1);
+    expect(sockets[0]?.closedAt).toBeFalsy();
+    await emulator.advance(taskid, 'task_postprocess_end');
+    await watcher.done;
+  });
+
   it('falls back to polling when Wiro’s socket is refused', async () => {
     await emulator.config({ socket: false });
     const { taskid, socketaccesstoken } = await startFollowed();

@@ -403,6 +403,8 @@ export class TaskObject extends DurableObject<Bindings> {
         this.#upstream.close();
         await this.#refresh();
       } else if (rank(message.type) !== undefined) {
+        // Wiro just told us where the task is: Detail can answer from here without asking again.
+        record.readAt = Date.now();
         const next: WiroTask = { ...record.task, status: message.type };
         const progress = parseProgress(message.message);
         if (progress) next.progress = progress;

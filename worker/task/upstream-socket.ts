@@ -21,10 +21,14 @@ export class UpstreamSocket {
   async open(url: string, upstreamToken: string, onMessage: (message: SocketMessage) => void): Promise<boolean> {
     if (this.#socket) return true;
     let socket: WebSocket | null;
+    // A timeout signal would stay tied to the upgraded socket and cut it when it fires, so the
+    // connect timeout is a timer that is cleared once the upgrade has answered.
+    const connecting = new AbortController();
+    const timer = setTimeout(() => connecting.abort(), CONNECT_TIMEOUT_MS);
     try {
       const response = await fetch(url.replace(/^ws/, 'http'), {
         headers: { upgrade: 'websocket' },
-        signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS),
+        signal: connecting.signal,
       });
       socket = response.webSocket;
       if (!socket) {
@@ -33,6 +37,8 @@ export class UpstreamSocket {
       }
     } catch {
       return false;
+    } finally {
+      clearTimeout(timer);
     }
     socket.accept();
     this.#socket = socket;

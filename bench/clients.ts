@@ -1,0 +1,236 @@
+/**
+ * The benchmark's clients: calls through the Worker (as a browser or server would make them),
+ * the same calls signed and sent straight to the emulator (as Wiro's own clients make them), and
+ * the two kinds of task watchers, Server-Sent Events and Wiro's WebSocket protocol. Watchers
+ * timestamp what they receive with `Date.now()`, the clock the in-process emulator uses too.
+ */
+import { authHeaders, TERMINAL_STATUSES } from '../test/emulator/emulator.ts';
+import { BENCH_KEY, BENCH_SECRET } from './servers.ts';
+
+/** A small, valid Run: 256×256 keeps the emulator's PNG work negligible. */
+export const RUN_BODY = {
+  prompt: 'wp4p, bench: a lion under a starry sky',
+  selectedLoraModel: '1328',
+  steps: 20,
+  width: 256,
+  height: 256,
+  samples: 1,
+};
+
+export interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+async function answerOf(response: Response): Promise<Answer> {
+  const text = await response.text();
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = { result: false, raw: text.slice(0, 200) };
+  }
+  return { status: response.status, body };
+}
+
+function ok(answer: Answer): boolean {
+  return answer.status === 200 && answer.body.result === true;
+}
+
+export function assertOk(answer: Answer, what: string): void {
+  if (!ok(answer)) throw new Error(`${what} answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Straight to the emulator, signed
+
+let lastNonce = 0;
+/** Every nonce this process signed, so the emulator's call log can tell them from the Worker's. */
+export const directNonces = new Set<string>();
+
+/**
+ * Nonces in a space of their own: microsecond-scaled (16 digits), so they never collide with the
+ * Worker's millisecond nonces (13 digits): the emulator, like Wiro, refuses any nonce it has seen.
+ */
+function directNonce(): string {
+  lastNonce = Math.max(lastNonce + 1, Date.now() * 1000);
+  const nonce = String(lastNonce);
+  directNonces.add(nonce);
+  return nonce;
+}
+
+/** POST `${emulatorUrl}/v1/${path}` with Wiro's signature headers, as a direct Wiro client would. */
+export async function direct(emulatorUrl: string, path: string, body: unknown): Promise<Answer> {
+  const response = await fetch(`${emulatorUrl}/v1/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...authHeaders(BENCH_KEY, BENCH_SECRET, directNonce()) },
+    body: JSON.stringify(body),
+  });
+  return answerOf(response);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Through the Worker
+
+export async function viaWorker(
+  workerUrl: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  const response = await fetch(`${workerUrl}/v1/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return answerOf(response);
+}
+
+export interface Started {
+  taskid: string;
+  token: string;
+}
+
+/** Starts a task through the Worker; throws unless the Worker answered Wiro's success envelope. */
+export async function startTask(workerUrl: string, headers: Record<string, string> = {}): Promise<Started> {
+  const answer = await viaWorker(workerUrl, 'Run/wiro/text-to-image-flux-lora-fast', RUN_BODY, headers);
+  assertOk(answer, 'Run through the Worker');
+  return { taskid: String(answer.body.taskid), token: String(answer.body.socketaccesstoken) };
+}
+
+export async function workerDetail(workerUrl: string, token: string): Promise<Record<string, unknown> | undefined> {
+  const answer = await viaWorker(workerUrl, 'Task/Detail', { tasktoken: token });
+  assertOk(answer, 'Task/Detail through the Worker');
+  return (answer.body.tasklist as Record<string, unknown>[] | undefined)?.[0];
+}
+
+export function isTerminal(status: unknown): boolean {
+  return typeof status === 'string' && TERMINAL_STATUSES.includes(status);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Watchers
+
+export interface Received {
+  status: string;
+  /** Date.now() when the bytes carrying the event arrived. */
+  at: number;
+  task?: Record<string, unknown>;
+}
+
+export interface Watcher {
+  /** Resolves once the watcher is connected and has the task's current state. */
+  ready: Promise<void>;
+  /** Resolves with the terminal event; rejects if the stream ends or fails first. */
+  terminal: Promise<Received>;
+  /** When each status was first received (Date.now()), by status name. */
+  seen: Map<string, number>;
+  close(): void;
+}
+
+/** A promise with its resolvers, marked handled so an unobserved rejection can't crash the run. */
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+/** `GET /v1/Task/Events?tasktoken=` read with fetch; the SSE framing is parsed here. */
+export function watchSse(workerUrl: string, token: string): Watcher {
+  const ready = deferred<void>();
+  const terminal = deferred<Received>();
+  const seen = new Map<string, number>();
+  const abort = new AbortController();
+  const run = async () => {
+    const response = await fetch(`${workerUrl}/v1/Task/Events?tasktoken=${encodeURIComponent(token)}`, {
+      headers: { accept: 'text/event-stream' },
+      signal: abort.signal,
+    });
+    if (response.status !== 200 || !response.body) throw new Error(`Task/Events answered ${response.status}`);
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      const at = Date.now();
+      if (done) break;
+      buffer += value;
+      let end = buffer.indexOf('\n\n');
+      while (end !== -1) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        end = buffer.indexOf('\n\n');
+        let event = '';
+        let data = '';
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event:')) event = line.slice(6).trim();
+          else if (line.startsWith('data:')) data += line.slice(5).trim();
+        }
+        if (!event) continue;
+        if (!seen.has(event)) seen.set(event, at);
+        ready.resolve();
+        if (isTerminal(event)) {
+          terminal.resolve({ status: event, at, task: data ? (JSON.parse(data) as Record<string, unknown>) : {} });
+        }
+      }
+    }
+    throw new Error('the event stream ended before a terminal event');
+  };
+  run().catch((error: unknown) => {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    ready.reject(failure);
+    terminal.reject(failure);
+  });
+  return { ready: ready.promise, terminal: terminal.promise, seen, close: () => abort.abort() };
+}
+
+/** `GET /v1` upgraded to a WebSocket, Wiro's protocol: send `task_info`, then receive messages. */
+export function watchSocket(workerUrl: string, token: string): Watcher {
+  const ready = deferred<void>();
+  const terminal = deferred<Received>();
+  const seen = new Map<string, number>();
+  const socket = new WebSocket(`${workerUrl.replace(/^http/, 'ws')}/v1`);
+  socket.addEventListener('open', () => {
+    socket.send(JSON.stringify({ type: 'task_info', tasktoken: token }));
+  });
+  socket.addEventListener('message', (event: MessageEvent) => {
+    const at = Date.now();
+    let message: { type?: unknown };
+    try {
+      message = JSON.parse(String(event.data)) as { type?: unknown };
+    } catch {
+      return;
+    }
+    if (message.type === 'error') {
+      const failure = new Error(`socket refused: ${String(event.data).slice(0, 200)}`);
+      ready.reject(failure);
+      terminal.reject(failure);
+      return;
+    }
+    const status = String(message.type);
+    if (!seen.has(status)) seen.set(status, at);
+    ready.resolve();
+    if (isTerminal(status)) terminal.resolve({ status, at });
+  });
+  const fail = (why: string) => {
+    const failure = new Error(why);
+    ready.reject(failure);
+    terminal.reject(failure);
+  };
+  socket.addEventListener('error', () => fail('socket error'));
+  socket.addEventListener('close', (event: CloseEvent) =>
+    fail(`socket closed (${event.code}) before a terminal message`),
+  );
+  return {
+    ready: ready.promise,
+    terminal: terminal.promise,
+    seen,
+    close: () => {
+      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(1000);
+    },
+  };
+}

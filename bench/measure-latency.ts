@@ -1,0 +1,213 @@
+/**
+ * Status latency, for 1, 100 and 1,000 watchers of one task, over SSE and over the WebSocket:
+ * - end of task: from the emulator's first signal that the task ended (its realtime-socket
+ *   message or its callback POST, whichever it sent first, as its state records them) to each
+ *   watcher receiving the terminal status. The Worker believes an end only after one Task/Detail
+ *   re-read of the emulator, so this includes that round trip;
+ * - running status: `task_postprocess_start`, sent alone on Wiro's socket a moment before the end,
+ *   to each watcher receiving it (relayed as it comes, no re-read).
+ * Each trial uses a fresh task, held still (emulator speed 0) while its watchers connect and sit
+ * idle for a second, then walked by hand. SSE and WebSocket trials alternate. All watchers live in this one Node process
+ * (with the emulator), so at 1,000 the p95 also includes this process's time to read them all.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { startTask, type Watcher, watchSocket, watchSse } from './clients.ts';
+import {
+  errorMessage,
+  fmt,
+  type Metric,
+  mapLimit,
+  median,
+  metric,
+  now,
+  p95,
+  sleep,
+  waitFor,
+  withTimeout,
+} from './lib.ts';
+import { settleTasks, type World } from './world.ts';
+
+type Transport = 'sse' | 'ws';
+
+/** Watchers per trial, and how many trials of each transport (so every level has enough samples). */
+const LEVELS: ReadonlyArray<{ watchers: number; trials: number }> = [
+  { watchers: 1, trials: 30 },
+  { watchers: 100, trials: 4 },
+  { watchers: 1000, trials: 2 },
+];
+/** Connected watchers sit idle this long before the first status, as real ones would (ms). */
+const IDLE_MS = 1000;
+/** Watchers connecting at the same time. */
+const OPEN_CONCURRENCY = 50;
+const OPEN_TIMEOUT_MS = 45_000;
+const DELIVERY_TIMEOUT_MS = 20_000;
+const RUNNING_WAIT_MS = 10_000;
+
+interface Trial {
+  /** Terminal status: emulator's first signal of the end → watcher. */
+  latencies: number[];
+  /** A running status (task_postprocess_start) relayed from Wiro's socket → watcher. */
+  running: number[];
+  wanted: number;
+  opened: number;
+  openMs: number;
+  /** The longest this process's event loop stalled while the statuses were arriving, in ms. */
+  stallMs: number;
+  error?: string;
+}
+
+/** The status just before the end: sent alone, so its latency is one status's, not a burst's. */
+const RUNNING_STATUS = 'task_postprocess_start';
+const FINAL_STATUS = 'task_postprocess_end';
+
+/** When the emulator wrote `type` for `taskid` on Wiro's socket, if it did (emulators with a socket). */
+function socketSentAt(world: World, taskid: string, type: string): number | undefined {
+  return (world.emulator.state().socketMessages ?? []).find((m) => m.taskid === taskid && m.type === type)?.at;
+}
+
+async function trial(world: World, transport: Transport, count: number): Promise<Trial> {
+  const { emulator, workerUrl } = world;
+  const task = await startTask(workerUrl);
+  const watchers: Watcher[] = [];
+  const result: Trial = { latencies: [], running: [], wanted: count, opened: 0, openMs: 0, stallMs: 0 };
+  try {
+    const openStart = now();
+    const opened = await withTimeout(
+      mapLimit(Array.from({ length: count }), OPEN_CONCURRENCY, async () => {
+        const watcher = transport === 'sse' ? watchSse(workerUrl, task.token) : watchSocket(workerUrl, task.token);
+        watchers.push(watcher);
+        try {
+          await watcher.ready;
+          return true;
+        } catch {
+          return false;
+        }
+      }),
+      OPEN_TIMEOUT_MS,
+      `opening ${count} ${transport} watchers`,
+    );
+    result.openMs = now() - openStart;
+    result.opened = opened.filter(Boolean).length;
+    // Let the connections settle, so what follows measures fan-out, not the tail of connecting.
+    await sleep(count === 1 ? 100 : IDLE_MS);
+
+    // The emulator's state is read only once each wave has landed: copying it while the watchers
+    // are receiving would stall this process and inflate what they measure.
+    const stalls = monitorEventLoopDelay({ resolution: 10 });
+    stalls.enable();
+
+    // 1. Walk to the status before the end; the Worker hears it on Wiro's socket (if any).
+    emulator.advance(task.taskid, RUNNING_STATUS);
+    await waitFor(
+      `${RUNNING_STATUS} to reach every watcher`,
+      () => (watchers.every((w) => w.seen.has(RUNNING_STATUS)) ? true : undefined),
+      RUNNING_WAIT_MS,
+      10,
+    ).catch(() => undefined);
+    const runningAt = socketSentAt(world, task.taskid, RUNNING_STATUS);
+    if (runningAt !== undefined) {
+      for (const w of watchers) {
+        const at = w.seen.get(RUNNING_STATUS);
+        if (at !== undefined) result.running.push(at - runningAt);
+      }
+    }
+
+    // 2. The end: the socket message and the callback go out; the earlier is the send moment.
+    emulator.advance(task.taskid, FINAL_STATUS);
+    const received = await withTimeout(
+      Promise.allSettled(watchers.map((w) => w.terminal)),
+      DELIVERY_TIMEOUT_MS,
+      `delivery to ${count} ${transport} watchers`,
+    );
+    stalls.disable();
+    result.stallMs = Math.max(0, stalls.max / 1e6 - 10); // minus the 10 ms sampling interval
+    const callbackAt = await waitFor(
+      'the emulator to record the callback',
+      () => emulator.state().callbacks.find((c) => c.taskid === task.taskid)?.at,
+      DELIVERY_TIMEOUT_MS,
+      50,
+    );
+    const sentAt = Math.min(callbackAt, socketSentAt(world, task.taskid, FINAL_STATUS) ?? callbackAt);
+    for (const r of received) if (r.status === 'fulfilled') result.latencies.push(r.value.at - sentAt);
+  } catch (error) {
+    result.error = errorMessage(error);
+  } finally {
+    for (const watcher of watchers) watcher.close();
+  }
+  return result;
+}
+
+export async function measureLatency(world: World): Promise<Metric[]> {
+  world.emulator.configure({ speed: 0, dropCallbacks: false });
+  const metrics: Metric[] = [];
+  const both = <T>(make: () => T): Record<Transport, T> => ({ sse: make(), ws: make() });
+  for (const level of LEVELS) {
+    const ends = both<number[]>(() => []);
+    const running = both<number[]>(() => []);
+    const wanted = both(() => 0);
+    const opened = both(() => 0);
+    const openMs = both<number[]>(() => []);
+    const stallMs = both(() => 0);
+    const errors = both<string[]>(() => []);
+    for (let t = 0; t < level.trials; t++) {
+      const order: Transport[] = t % 2 === 0 ? ['sse', 'ws'] : ['ws', 'sse'];
+      for (const transport of order) {
+        const r = await trial(world, transport, level.watchers);
+        ends[transport].push(...r.latencies);
+        running[transport].push(...r.running);
+        wanted[transport] += r.wanted;
+        opened[transport] += r.opened;
+        openMs[transport].push(r.openMs);
+        stallMs[transport] = Math.max(stallMs[transport], r.stallMs);
+        if (r.error) errors[transport].push(r.error);
+        if (level.watchers > 1) {
+          world.log(
+            `latency: ${transport} × ${level.watchers}: opened ${r.opened} in ${fmt(r.openMs, 0)} ms; ` +
+              `end received by ${r.latencies.length}, p50 ${fmt(median(r.latencies))} ms; ` +
+              `running status p50 ${fmt(median(r.running))} ms; client loop stalled ≤ ${fmt(r.stallMs, 0)} ms` +
+              (r.error ? `; error: ${r.error}` : ''),
+          );
+        }
+        // Tasks of failed trials stay open: end them so their polls don't disturb the next trial.
+        if (r.error) await settleTasks(world);
+      }
+    }
+    const n = level.watchers;
+    const count = `${n.toLocaleString('en-US')} watcher${n === 1 ? '' : 's'}`;
+    for (const transport of ['sse', 'ws'] as const) {
+      const name = transport === 'sse' ? 'SSE' : 'WebSocket';
+      const got = ends[transport].length;
+      let notes = `${level.trials} trial${level.trials === 1 ? '' : 's'}; received ${got}/${wanted[transport]}`;
+      if (n > 1) notes += `; connecting took ${fmt(median(openMs[transport]), 0)} ms`;
+      if (stallMs[transport] >= 50) notes += `; this process stalled up to ${fmt(stallMs[transport], 0)} ms`;
+      if (got < wanted[transport]) notes += `; INCOMPLETE (${opened[transport]} connected)`;
+      if (errors[transport].length > 0) notes += `; error: ${errors[transport][0]}`;
+      const label = `Latency, end of task, ${name}, ${count}`;
+      metrics.push(
+        metric(`latency.${transport}.n${n}.p50`, `${label}, p50`, median(ends[transport]), 'ms', notes, 'lower'),
+        metric(`latency.${transport}.n${n}.p95`, `${label}, p95`, p95(ends[transport]), 'ms', '', 'lower'),
+      );
+    }
+    for (const transport of ['sse', 'ws'] as const) {
+      const name = transport === 'sse' ? 'SSE' : 'WebSocket';
+      const label = `Latency, running status, ${name}, ${count}`;
+      const notes =
+        running[transport].length > 0
+          ? `received ${running[transport].length}/${wanted[transport]}; relayed from Wiro's socket`
+          : 'n/a: the Worker did not relay the running status (no Wiro socket?)';
+      metrics.push(
+        metric(
+          `latency.${transport}.n${n}.running.p50`,
+          `${label}, p50`,
+          median(running[transport]),
+          'ms',
+          notes,
+          'lower',
+        ),
+        metric(`latency.${transport}.n${n}.running.p95`, `${label}, p95`, p95(running[transport]), 'ms', '', 'lower'),
+      );
+    }
+  }
+  await settleTasks(world);
+  return metrics;
+}
