@@ -7,6 +7,7 @@ import axe from 'axe-core';
 import { describe, expect, test, vi } from 'vitest';
 import { userEvent } from 'vitest/browser';
 import type WiroFlux from '../../widget/src/wiro-flux.component';
+import { FakeTurnstile } from './fake-api';
 import { $, $$, generate, mount, part, settle, type, useFakeApi } from './helpers';
 
 const fake = useFakeApi();
@@ -60,6 +61,33 @@ describe('axe', () => {
     $<HTMLButtonElement>(element, '.tile .open')?.click();
     await vi.waitFor(() => expect($<HTMLDialogElement>(element, 'dialog')?.open).toBe(true));
     expect(await violations(element)).toEqual([]);
+  });
+
+  test('with the bot check: waiting for it, and refused, light and dark', async () => {
+    const turnstile = new FakeTurnstile().install();
+    try {
+      fake.api.sitekey = '0xTOOLKEY';
+      const element = await mount({ prompt: 'a lion' });
+      await vi.waitFor(() => expect(turnstile.rendered.length).toBe(1));
+      // What Turnstile puts in the container is Cloudflare's; the widget's own markup is checked.
+      expect(await violations(element)).toEqual([]);
+      fake.api.runReply = {
+        status: 403,
+        body: {
+          result: false,
+          errors: [{ code: 0, field: 'cf-turnstile-response', message: 'Please complete the bot check first' }],
+        },
+      };
+      turnstile.solve('token-1');
+      await element.updateComplete;
+      part<HTMLButtonElement>(element, 'submit')?.click();
+      await vi.waitFor(() => expect($(element, '#ts-msg')?.textContent).toContain('Please complete'));
+      expect(await violations(element)).toEqual([]);
+      element.theme = 'dark';
+      expect(await violations(element)).toEqual([]);
+    } finally {
+      turnstile.uninstall();
+    }
   });
 
   test('with field errors and a failed task, light and dark', async () => {

@@ -40,6 +40,8 @@ export class FakeApi {
   readonly sources: FakeEventSource[] = [];
   /** What `GET /v1/Tool` says under `upstream.emulator`. */
   emulator = false;
+  /** A Turnstile site key for `GET /v1/Tool` to publish (as the Worker does with `TURNSTILE_SITE_KEY`). */
+  sitekey: string | undefined;
   /** Answers the next Run with this instead of creating a task. */
   runReply: Reply | undefined;
   /** Answers every `GET /v1/Tool` with this. */
@@ -139,7 +141,13 @@ export class FakeApi {
     if (path === '/v1/Tool') {
       return this.toolReply
         ? reply(this.toolReply)
-        : json({ result: true, errors: [], tool: describeTool(), upstream: { emulator: this.emulator } });
+        : json({
+            result: true,
+            errors: [],
+            tool: describeTool(),
+            upstream: { emulator: this.emulator },
+            ...(this.sitekey ? { turnstile: { sitekey: this.sitekey } } : {}),
+          });
     }
     if (path === '/v1/Run/wiro/text-to-image-flux-lora-fast') {
       await this.#held;
@@ -224,5 +232,64 @@ export class FakeEventSource extends EventTarget {
     this.readyState = 2;
     const index = this.#api.sources.indexOf(this);
     if (index !== -1) this.#api.sources.splice(index, 1);
+  }
+}
+
+/**
+ * A fake of Cloudflare Turnstile's global API (`window.turnstile`): no script, no network.
+ * Installed before a widget asks for it, so the widget's loader adds no <script>; a test
+ * "solves" the challenge with `solve()`, which calls the widget's callback with a token.
+ *
+ * @example
+ *   const turnstile = new FakeTurnstile().install();
+ *   turnstile.solve('token-1');
+ */
+export class FakeTurnstile {
+  /** Every render: the container and the options, in order; the widget id is `w<n>`. */
+  readonly rendered: { container: HTMLElement; options: Record<string, any>; id: string }[] = [];
+  readonly resets: (string | undefined)[] = [];
+  readonly removed: (string | undefined)[] = [];
+  /** When set, `render` throws it (a bad site key, say). */
+  failRender: Error | undefined;
+
+  install(): this {
+    window.turnstile = this;
+    return this;
+  }
+
+  uninstall(): void {
+    if (window.turnstile === this) delete window.turnstile;
+  }
+
+  render(container: HTMLElement, options: Record<string, unknown>): string {
+    if (this.failRender) throw this.failRender;
+    const id = `w${this.rendered.length + 1}`;
+    this.rendered.push({ container, options, id });
+    return id;
+  }
+
+  reset(id?: string): void {
+    this.resets.push(id);
+  }
+
+  remove(id?: string): void {
+    this.removed.push(id);
+  }
+
+  /** The latest challenge, as the widget rendered it. */
+  get last(): { container: HTMLElement; options: Record<string, any>; id: string } {
+    const last = this.rendered.at(-1);
+    if (!last) throw new Error('no challenge rendered');
+    return last;
+  }
+
+  /** The visitor passes the latest challenge: Turnstile calls back with a token. */
+  solve(token: string): void {
+    this.last.options.callback(token);
+  }
+
+  /** The latest challenge's token expired. */
+  expire(): void {
+    this.last.options['expired-callback']();
   }
 }

@@ -30,6 +30,8 @@ export interface SizePreset {
 export interface ToolAnswer {
   tool: ToolDescription;
   upstream?: { emulator?: boolean };
+  /** Present when Runs need a Cloudflare Turnstile token: the challenge's public site key. */
+  turnstile?: { sitekey?: string };
 }
 
 export class ApiRequestError extends Error {
@@ -62,9 +64,20 @@ export class WiroApi {
     return this.#call<ToolAnswer>('GET', '/v1/Tool', undefined, { signal });
   }
 
-  /** Starts a task. The key lets the Worker recognise a repeated submit; Runs are billed. */
-  run(body: Record<string, unknown>, idempotencyKey: string, signal?: AbortSignal): Promise<RunAnswer> {
-    return this.#call<RunAnswer>('POST', RUN_PATH, body, { signal, headers: { 'idempotency-key': idempotencyKey } });
+  /**
+   * Starts a task. The key lets the Worker recognise a repeated submit; Runs are billed.
+   * `headers` adds to the request's (the Turnstile token, when the Worker asks for one).
+   */
+  run(
+    body: Record<string, unknown>,
+    idempotencyKey: string,
+    signal?: AbortSignal,
+    headers?: Record<string, string>,
+  ): Promise<RunAnswer> {
+    return this.#call<RunAnswer>('POST', RUN_PATH, body, {
+      signal,
+      headers: { 'idempotency-key': idempotencyKey, ...headers },
+    });
   }
 
   async detail(token: string, signal?: AbortSignal): Promise<WiroTask | undefined> {

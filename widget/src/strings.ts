@@ -65,6 +65,9 @@ export const defaultStrings = {
   image: 'Image {n} of {count}',
   fixFields: 'Please fix the highlighted fields.',
   networkError: 'Could not reach the image service. Check your connection and try again.',
+  // The bot check (Cloudflare Turnstile), when the Worker asks for one.
+  botCheck: 'Complete the check above to generate',
+  botCheckFailed: 'The bot check could not load. Reload the page to try again.',
   retryAfter: 'Try again in {seconds} seconds.',
   required: '{label} is required.',
   tooLong: '{label} must be at most {max} characters.',

@@ -17,6 +17,8 @@
  * @csspart form - The form.
  * @csspart prompt - The prompt textarea.
  * @csspart lora - The style (LoRA) picker.
+ * @csspart turnstile - The bot check (Cloudflare Turnstile) above Generate, with its hint or error;
+ *   only when the Worker asks for one. The challenge itself is a child of the element, `slot="turnstile"`.
  * @csspart submit - The Generate button.
  * @csspart cancel - The Cancel / Stop button (only while a task runs).
  * @csspart status - The live status: steps and headline (an aria-live region).
@@ -62,6 +64,7 @@ import { type HistoryEntry, HistoryStore } from './history';
 import { downloadIcon, imageIcon } from './icons';
 import { clock, endingOf, percentOf, STAGES, stageOf, stopKind } from './status';
 import { format, resolveStrings, type Strings } from './strings';
+import { loadTurnstile, TURNSTILE_FIELD, type Turnstile } from './turnstile';
 import styles from './wiro-flux.styles';
 
 /** The origin that served this module: where the Worker (and its API) lives. */
@@ -76,7 +79,10 @@ export default class WiroFlux extends LitElement {
     lora: {},
     theme: { reflect: true },
     historyKey: { attribute: 'history-key' },
+    turnstileSitekey: { attribute: 'turnstile-sitekey' },
     strings: { attribute: false },
+    _sitekey: { state: true },
+    _token: { state: true },
     _tool: { state: true },
     _toolError: { state: true },
     _emulator: { state: true },
@@ -105,6 +111,13 @@ export default class WiroFlux extends LitElement {
   declare historyKey: string;
   /** Words to show instead of the English defaults (any subset); see also `setStrings()`. */
   declare strings: Partial<Strings> | undefined;
+  /** A Cloudflare Turnstile site key; wins over the one `GET /v1/Tool` publishes. */
+  declare turnstileSitekey: string | undefined;
+
+  /** The Turnstile site key `GET /v1/Tool` published, if any. */
+  declare private _sitekey: string | undefined;
+  /** The current Turnstile token: unused yet, good for one Run. */
+  declare private _token: string | undefined;
 
   declare private _tool: ToolDescription | undefined;
   declare private _toolError: string | undefined;
@@ -129,6 +142,11 @@ export default class WiroFlux extends LitElement {
   /** The body of the latest Run, for Retry. */
   #lastBody: Record<string, unknown> | undefined;
   #copiedTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The rendered challenge: Turnstile's API, its widget id, its container, and what it was rendered for. */
+  #ts: Turnstile | undefined;
+  #widget: string | undefined;
+  #box: HTMLElement | undefined;
+  #tsKey = '';
 
   readonly stream = new TaskStreamController(this, {
     api: () => this.#api,
@@ -165,15 +183,27 @@ export default class WiroFlux extends LitElement {
     super.connectedCallback();
     // Taken out of the page while the form was loading, and put back: load it again.
     if (this.hasUpdated && !this._tool) void this.#loadTool();
+    // Back in the page: the bot check is rendered again (see willUpdate).
+    this.requestUpdate();
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     this.#toolLoad?.abort();
+    this.#dropChallenge();
   }
 
   override willUpdate(changed: PropertyValues): void {
     if (changed.has('endpoint') || changed.has('historyKey')) this.#useEndpoint();
+    // The bot check, rendered once the form is there, and again for another site key or theme
+    // (Turnstile cannot change either on a rendered challenge).
+    const sitekey = this.#sitekey;
+    const key = sitekey && this._tool && this.isConnected ? `${sitekey} ${this.theme}` : '';
+    if (key !== this.#tsKey) {
+      this.#dropChallenge();
+      this.#tsKey = key;
+      if (sitekey && key) void this.#renderChallenge(sitekey);
+    }
     const tool = this._tool;
     if (!tool) return;
     const promptName = this.#field('textarea')?.name;
@@ -211,6 +241,7 @@ export default class WiroFlux extends LitElement {
       const tool = answer.tool;
       const values = initialValues(tool, { prompt: this.prompt, lora: this.lora });
       this._emulator = answer.upstream?.emulator === true;
+      this._sitekey = answer.turnstile?.sitekey;
       this._values = values;
       this._chips = missingTriggerWords(selectedLora(tool, values), this.#promptOf(tool, values));
       this._customSize = hasSizes(tool) && !this.#preset(tool, values);
@@ -248,6 +279,64 @@ export default class WiroFlux extends LitElement {
     }
   }
 
+  // ---- bot check (Cloudflare Turnstile) --------------------------------------------------------
+
+  /** The Turnstile site key in effect: the attribute's, else the Worker's; none: no bot check. */
+  get #sitekey(): string | undefined {
+    return this.turnstileSitekey || this._sitekey;
+  }
+
+  /** Whether a Run must wait for the bot check. */
+  get #waiting(): boolean {
+    return !!this.#sitekey && !this._token;
+  }
+
+  async #renderChallenge(sitekey: string): Promise<void> {
+    // Turnstile does not support containers inside a shadow root (its script works against
+    // `document`; rendering into one fails, "document not found", as others have reported).
+    // So the challenge goes into a child of this element, in the light DOM, which the form's
+    // <slot name="turnstile"> shows above Generate.
+    const box = document.createElement('div');
+    box.slot = 'turnstile';
+    this.#box = box;
+    this.append(box);
+    try {
+      const turnstile = await loadTurnstile();
+      if (this.#box !== box) return;
+      this.#ts = turnstile;
+      const lost = () => {
+        this._token = undefined;
+      };
+      this.#widget = turnstile.render(box, {
+        sitekey,
+        theme: this.theme,
+        // Shown only when Cloudflare needs the visitor to click; most visitors never see it,
+        // and after each Run the fresh token comes back without anything flashing.
+        appearance: 'interaction-only',
+        size: 'flexible',
+        // A refusal of the previous token stays shown until the next submit.
+        callback: (token: string) => {
+          this._token = token;
+        },
+        // Turnstile refreshes an expired token and retries after an error by itself.
+        'expired-callback': lost,
+        'error-callback': lost,
+      });
+    } catch {
+      if (this.#box !== box) return;
+      this._message = { text: this.#t.botCheckFailed, retry: false };
+      emit(this, 'wiro-error', { message: this.#t.botCheckFailed });
+    }
+  }
+
+  #dropChallenge(): void {
+    if (this.#widget) this.#ts?.remove(this.#widget);
+    this.#box?.remove();
+    this.#box = this.#widget = undefined;
+    this.#tsKey = '';
+    this._token = undefined;
+  }
+
   #chooseLora(value: string): void {
     const tool = this._tool;
     const field = tool && loraField(tool);
@@ -276,12 +365,17 @@ export default class WiroFlux extends LitElement {
   }
 
   #start(body: Record<string, unknown>): void {
+    // No token yet: Generate is disabled with a hint until the bot check gives one.
+    if (this.#waiting) return;
+    const token = this._token;
+    this._token = undefined;
     this._message = undefined;
     this._shownId = undefined;
     this.#lastBody = body;
-    const running = this.stream.run(body, uuid());
+    const running = this.stream.run(body, uuid(), token ? { [TURNSTILE_FIELD]: token } : undefined);
     void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('.status')?.focus());
-    void running;
+    // Tokens are single use: whatever the answer, the challenge makes a new one for the next Run.
+    void running.then(() => this.#widget && this.#ts?.reset(this.#widget));
   }
 
   #retry(): void {
@@ -350,6 +444,8 @@ export default class WiroFlux extends LitElement {
     }
     const fields: FieldErrors = {};
     const names = new Set(Object.keys(this._values));
+    // A refused bot check shows next to the challenge (when there is one to show it by).
+    if (this.#sitekey) names.add(TURNSTILE_FIELD);
     for (const item of error.errors) {
       if (item.field && names.has(item.field)) fields[item.field] = this.#humanize(item.field, item.message);
     }
@@ -359,8 +455,8 @@ export default class WiroFlux extends LitElement {
     else text = error.errors[0]?.message ?? `HTTP ${error.status}`;
     if (error.retryAfter) text += ` ${format(t.retryAfter, { seconds: error.retryAfter })}`;
     this._errors = fields;
-    // Retry re-sends the Run; after a refused stop there is nothing to retry.
-    this._message = { text, retry: during === 'run' && error.status !== 400 };
+    // Retry re-sends the Run; after a refused stop, or with fields to fix, there is nothing to retry.
+    this._message = { text, retry: during === 'run' && error.status !== 400 && text !== t.fixFields };
     emit(this, 'wiro-error', { message: text === t.fixFields ? (error.errors[0]?.message ?? text) : text });
     if (Object.keys(fields).length > 0) void this.#focusFirstError();
   }
@@ -525,11 +621,24 @@ export default class WiroFlux extends LitElement {
       else settings.push(rendered);
     }
     const busy = this.stream.active;
+    const waiting = this.#waiting;
+    const botError = this._errors[TURNSTILE_FIELD];
+    // The hint, or the Worker's refusal of the last token; none while a task starts or runs.
+    const botMessage = botError || (waiting && !busy && t.botCheck);
     return html`<form class="main" part="form" novalidate @submit=${this.#onSubmit}>
       ${main} ${sized ? renderSizes(view, tool) : nothing}
       <div class="grid">${settings}</div>
       ${advanced.length > 0 ? html`<details><summary>${t.advanced}</summary>${advanced}</details>` : nothing}
-      <button class="btn primary" part="submit" type="submit" ?disabled=${busy}>
+      ${
+        this.#sitekey
+          ? html`<div class="field" part="turnstile">
+            <slot name="turnstile"></slot>
+            ${botMessage ? html`<p class=${botError ? 'invalid-msg' : 'hint'} id="ts-msg">${botMessage}</p>` : nothing}
+          </div>`
+          : nothing
+      }
+      <button class="btn primary" part="submit" type="submit" ?disabled=${busy || waiting}
+        aria-describedby=${botMessage ? 'ts-msg' : nothing}>
         ${busy ? (this.stream.status === 'starting' ? t.sending : t.generating) : t.generate}
       </button>
     </form>`;

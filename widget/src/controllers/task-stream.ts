@@ -78,14 +78,14 @@ export class TaskStreamController implements ReactiveController {
     this.#closeTransport();
   }
 
-  /** Starts a task. Whatever was followed before is dropped. */
-  async run(body: Record<string, unknown>, idempotencyKey: string): Promise<void> {
+  /** Starts a task (`headers` go with the Run request). Whatever was followed before is dropped. */
+  async run(body: Record<string, unknown>, idempotencyKey: string, headers?: Record<string, string>): Promise<void> {
     const signal = this.#begin();
     this.status = 'starting';
     this.startedAt = Date.now();
     this.#host.requestUpdate();
     try {
-      const answer = await this.#options.api().run(body, idempotencyKey, signal);
+      const answer = await this.#options.api().run(body, idempotencyKey, signal, headers);
       if (signal.aborted) return;
       const task: WiroTask = {
         id: answer.taskid,
