@@ -18,6 +18,7 @@ import {
   type RunAnswer,
   type SocketMessage,
   toSocketMessage,
+  type WiroEnvelope,
   type WiroErrorItem,
   type WiroOutput,
   type WiroTask,
@@ -220,7 +221,7 @@ export class TaskObject extends DurableObject<Bindings> {
       // A failed re-read still answers: the last known state beats an error.
       await this.#refresh().catch((error) => this.#log('detail re-read failed', error));
     }
-    return { ok: true, body: this.#record?.task ?? record.task };
+    return { ok: true, body: record.task };
   }
 
   /** Stops the task: Wiro's `Task/Cancel` while queued, `Task/Kill` once it runs. */
@@ -240,19 +241,20 @@ export class TaskObject extends DurableObject<Bindings> {
       };
     }
     const wiro = new WiroClient(readConfig(this.env));
+    let answer: WiroEnvelope;
     try {
-      const answer = how === 'cancel' ? await wiro.cancel(record.taskid) : await wiro.kill(record.taskid);
-      record.upstreamCalls += wiro.calls;
-      // Wiro's answer to our own signed call is first-hand; use its task when it sends one.
-      const task = Array.isArray(answer.tasklist) ? (answer.tasklist[0] as WiroTask | undefined) : undefined;
-      if (task && typeof task.status === 'string') await this.#apply(task);
-      else await this.#refresh();
+      answer = how === 'cancel' ? await wiro.cancel(record.taskid) : await wiro.kill(record.taskid);
     } catch (error) {
+      return failure(error);
+    } finally {
       record.upstreamCalls += wiro.calls;
       await this.#save();
-      return failure(error);
     }
-    return { ok: true, body: (this.#record ?? record).task };
+    // Wiro's answer to our own signed call is first-hand; use its task when it sends one.
+    const task = Array.isArray(answer.tasklist) ? (answer.tasklist[0] as WiroTask | undefined) : undefined;
+    if (task && typeof task.status === 'string') await this.#apply(task);
+    else await this.#refresh().catch((error) => this.#log('re-read after stopping failed', error));
+    return { ok: true, body: record.task };
   }
 
   /** A callback from Wiro arrived: a hint only. The task changes only after a fresh read. */
@@ -267,7 +269,7 @@ export class TaskObject extends DurableObject<Bindings> {
         this.#log('callback re-read failed', error);
       }
     }
-    return { ok: true, body: { status: (this.#record ?? record).task.status } };
+    return { ok: true, body: { status: record.task.status } };
   }
 
   /** Events after `afterId`, oldest first: the history a new or returning watcher catches up on. */
