@@ -13,6 +13,8 @@ afterAll(() => browser?.close());
 describe('generate', () => {
   test('a prompt becomes an image, with wiro-task, wiro-status and wiro-done on the page', async () => {
     const { context, page } = await openHost(browser);
+    const requests: string[] = [];
+    page.on('request', (request) => requests.push(new URL(request.url()).pathname));
     const widget = page.locator('wiro-flux');
     await widget.locator('[part="prompt"]').fill('a lighthouse at dusk, oil painting');
     await widget.locator('[part="submit"]').click();
@@ -30,6 +32,9 @@ describe('generate', () => {
     const statuses = (await events(page)).filter((e) => e.type === 'wiro-status').map((e) => e.detail.status);
     expect(statuses[0]).toBe('task_queue');
     expect(statuses.at(-1)).toBe('task_postprocess_end');
+    // Streamed across origins (CORS on the task object's stream), not polled.
+    expect(requests).toContain('/v1/Task/Events');
+    expect(requests).not.toContain('/v1/Task/Detail');
 
     const image = widget.locator('[part="image"]');
     await expect
