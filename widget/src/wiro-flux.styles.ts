@@ -5,6 +5,21 @@
  */
 import { css } from 'lit';
 
+/** The dark palette: for `theme="dark"`, and for visitors who prefer dark unless `theme="light"`. */
+const dark = css`
+    --_accent: var(--wiro-flux-accent, #8b7dff);
+    --_accent-fg: var(--wiro-flux-accent-fg, #0d0c1d);
+    --_bg: var(--wiro-flux-bg, #16161c);
+    --_fg: var(--wiro-flux-fg, #ececf1);
+    --_muted: var(--wiro-flux-muted, #a0a0ae);
+    --_border: var(--wiro-flux-border, #2e2e38);
+    --_surface: var(--wiro-flux-surface, #1e1e26);
+    --_danger: var(--wiro-flux-danger, #ff7b72);
+    --_ok: var(--wiro-flux-success, #4ccf86);
+    --_shadow: 0 1px 2px rgb(0 0 0 / 30%), 0 8px 24px rgb(0 0 0 / 25%);
+    color-scheme: dark;
+`;
+
 export default css`
   :host {
     --_accent: var(--wiro-flux-accent, #5b4cf0);
@@ -26,31 +41,11 @@ export default css`
     color-scheme: light;
   }
   :host([theme='dark']) {
-    --_accent: var(--wiro-flux-accent, #8b7dff);
-    --_accent-fg: var(--wiro-flux-accent-fg, #0d0c1d);
-    --_bg: var(--wiro-flux-bg, #16161c);
-    --_fg: var(--wiro-flux-fg, #ececf1);
-    --_muted: var(--wiro-flux-muted, #a0a0ae);
-    --_border: var(--wiro-flux-border, #2e2e38);
-    --_surface: var(--wiro-flux-surface, #1e1e26);
-    --_danger: var(--wiro-flux-danger, #ff7b72);
-    --_ok: var(--wiro-flux-success, #4ccf86);
-    --_shadow: 0 1px 2px rgb(0 0 0 / 30%), 0 8px 24px rgb(0 0 0 / 25%);
-    color-scheme: dark;
+    ${dark}
   }
   @media (prefers-color-scheme: dark) {
     :host(:not([theme='light'])) {
-      --_accent: var(--wiro-flux-accent, #8b7dff);
-      --_accent-fg: var(--wiro-flux-accent-fg, #0d0c1d);
-      --_bg: var(--wiro-flux-bg, #16161c);
-      --_fg: var(--wiro-flux-fg, #ececf1);
-      --_muted: var(--wiro-flux-muted, #a0a0ae);
-      --_border: var(--wiro-flux-border, #2e2e38);
-      --_surface: var(--wiro-flux-surface, #1e1e26);
-      --_danger: var(--wiro-flux-danger, #ff7b72);
-      --_ok: var(--wiro-flux-success, #4ccf86);
-      --_shadow: 0 1px 2px rgb(0 0 0 / 30%), 0 8px 24px rgb(0 0 0 / 25%);
-      color-scheme: dark;
+      ${dark}
     }
   }
   :host([hidden]) {
