@@ -10,6 +10,7 @@ const KEEPALIVE_MS = 15_000;
 /** Tells EventSource how long to wait before reconnecting after a drop. */
 const RETRY_MS = 2000;
 const encoder = new TextEncoder();
+const KEEPALIVE = encoder.encode(': keep-alive\n\n');
 
 export function formatEvent(event: TaskEvent): string {
   return `id: ${event.id}\nevent: ${event.status}\ndata: ${JSON.stringify(event.task)}\n\n`;
@@ -29,7 +30,7 @@ export class Watchers {
     const writer = writable.getWriter();
     let text = `retry: ${RETRY_MS}\n\n`;
     for (const event of history) text += formatEvent(event);
-    this.#write(writer, text);
+    this.#write(writer, encoder.encode(text));
     if (ended) {
       writer.close().catch(() => {});
     } else {
@@ -47,18 +48,19 @@ export class Watchers {
 
   /** Sends one event to everyone; after the terminal event, closes every stream. */
   send(event: TaskEvent, terminal: boolean): void {
-    const text = formatEvent(event);
+    // Encoded once for everyone: with a thousand watchers the copies add up.
+    const bytes = encoder.encode(formatEvent(event));
     for (const writer of this.#streams) {
-      this.#write(writer, text);
+      this.#write(writer, bytes);
       if (terminal) writer.close().catch(() => {});
     }
     if (terminal) this.#streams.clear();
     this.#stopKeepaliveIfIdle();
   }
 
-  #write(writer: WritableStreamDefaultWriter<Uint8Array>, text: string): void {
+  #write(writer: WritableStreamDefaultWriter<Uint8Array>, bytes: Uint8Array): void {
     // Not awaited: a slow reader must not hold up the others. A gone reader fails the write.
-    writer.write(encoder.encode(text)).catch(() => {
+    writer.write(bytes).catch(() => {
       this.#streams.delete(writer);
       this.#stopKeepaliveIfIdle();
     });
@@ -66,7 +68,7 @@ export class Watchers {
 
   #startKeepalive(): void {
     this.#keepalive ??= setInterval(() => {
-      for (const writer of this.#streams) this.#write(writer, ': keep-alive\n\n');
+      for (const writer of this.#streams) this.#write(writer, KEEPALIVE);
     }, KEEPALIVE_MS);
   }
 
