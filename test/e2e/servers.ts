@@ -72,28 +72,9 @@ function listen(server: Server): Promise<string> {
 
 export async function startWorld(): Promise<World> {
   const emulator = await startEmulator({ apiKey: E2E_KEY, apiSecret: E2E_SECRET, speed: E2E_SPEED });
-  const worker = await unstable_startWorker({
-    config: 'wrangler.toml',
-    // The suite builds the widget itself, once; no need for wrangler's [build] step.
-    build: { custom: { command: 'true' } },
-    bindings: {
-      WIRO_API_BASE: { type: 'plain_text', value: `${emulator.url}/v1` },
-      WIRO_API_KEY: { type: 'secret_text', value: E2E_KEY },
-      WIRO_API_SECRET: { type: 'secret_text', value: E2E_SECRET },
-      ALLOWED_ORIGINS: { type: 'plain_text', value: '*' },
-      RUN_LIMIT_PER_MINUTE: { type: 'plain_text', value: '1000' },
-    },
-    dev: {
-      server: { hostname: '127.0.0.1', port: 0 },
-      inspector: false,
-      persist: false,
-      logLevel: 'warn',
-      watch: false,
-    },
-  } as Parameters<typeof unstable_startWorker>[0]);
-  await worker.ready;
-  const workerUrl = (await worker.url).origin;
-
+  // The host page names the Worker, and the Worker allows the host's origin: the host listens
+  // first, and learns the Worker's URL before it serves any page.
+  let workerUrl = '';
   const host = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://host').pathname;
     const csp = [
@@ -117,6 +98,29 @@ export async function startWorld(): Promise<World> {
     }
   });
   const hostUrl = await listen(host);
+
+  const worker = await unstable_startWorker({
+    config: 'wrangler.toml',
+    // The suite builds the widget itself, once; no need for wrangler's [build] step.
+    build: { custom: { command: 'true' } },
+    bindings: {
+      WIRO_API_BASE: { type: 'plain_text', value: `${emulator.url}/v1` },
+      WIRO_API_KEY: { type: 'secret_text', value: E2E_KEY },
+      WIRO_API_SECRET: { type: 'secret_text', value: E2E_SECRET },
+      // Exactly the third-party page's origin, as an operator would set it.
+      ALLOWED_ORIGINS: { type: 'plain_text', value: hostUrl },
+      RUN_LIMIT_PER_MINUTE: { type: 'plain_text', value: '1000' },
+    },
+    dev: {
+      server: { hostname: '127.0.0.1', port: 0 },
+      inspector: false,
+      persist: false,
+      logLevel: 'warn',
+      watch: false,
+    },
+  } as Parameters<typeof unstable_startWorker>[0]);
+  await worker.ready;
+  workerUrl = (await worker.url).origin;
 
   return {
     emulatorUrl: emulator.url,
