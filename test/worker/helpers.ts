@@ -3,10 +3,16 @@
  * Wiro emulator's control API (over loopback), so each test can set up Wiro's side, act, and
  * prove what reached Wiro.
  */
-import { SELF } from 'cloudflare:test';
+import { env, SELF } from 'cloudflare:test';
 import { inject } from 'vitest';
+import type { TaskObject } from '../../worker/task/task-object';
 
 export const BASE = 'https://edge.test';
+
+/** The Durable Object of the task a token names (for runInDurableObject and its alarm). */
+export function taskObjectOf(token: string) {
+  return env.TASK.get(env.TASK.idFromName(token)) as DurableObjectStub<TaskObject>;
+}
 export const RUN_PATH = '/v1/Run/wiro/text-to-image-flux-lora-fast';
 
 export interface EmulatorCall {

@@ -5,9 +5,8 @@
 import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Bindings } from '../../worker/env';
-import type { TaskObject } from '../../worker/task/task-object';
 import { signWebhook } from '../../worker/task/webhook';
-import { BASE, detail, emulator, post, RUN_PATH, startTask, validRun } from './helpers';
+import { BASE, detail, emulator, post, RUN_PATH, startTask, taskObjectOf, validRun } from './helpers';
 
 const HOOK = 'https://hooks.example.com/wiro';
 const SECRET = 'whsec_dGVzdC13ZWJob29rLXNlY3JldC0xMjM0NTY3OA==';
@@ -38,24 +37,22 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-const stubOf = (token: string) => env.TASK.get(env.TASK.idFromName(token)) as DurableObjectStub<TaskObject>;
-
 function webhookOf(token: string) {
-  return runInDurableObject(stubOf(token), async (_, state) => {
+  return runInDurableObject(taskObjectOf(token), async (_, state) => {
     return (await state.storage.get<{ webhook?: Record<string, unknown> }>('record'))?.webhook;
   });
 }
 
 async function finish(taskid: string, token: string, to = 'task_postprocess_end') {
   await emulator.advance(taskid, to);
-  await runDurableObjectAlarm(stubOf(token));
+  await runDurableObjectAlarm(taskObjectOf(token));
 }
 
 describe('the webhook relay', () => {
   it('delivers the verified final task once, signed per Standard Webhooks', async () => {
     const { taskid, socketaccesstoken } = await startTask({ ...validRun, callbackUrl: HOOK });
     await finish(taskid, socketaccesstoken);
-    await runDurableObjectAlarm(stubOf(socketaccesstoken));
+    await runDurableObjectAlarm(taskObjectOf(socketaccesstoken));
     expect(deliveries).toHaveLength(1);
     const [delivery] = deliveries as [Delivery];
     const id = delivery.headers.get('webhook-id') ?? '';
@@ -67,7 +64,7 @@ describe('the webhook relay', () => {
     expect(payload).toMatchObject({ type: 'task.completed', data: { id: taskid, status: 'task_postprocess_end' } });
     expect(payload.data.socketaccesstoken).toBe(socketaccesstoken);
     // Delivered: nothing more is scheduled, and no second delivery comes.
-    expect(await runDurableObjectAlarm(stubOf(socketaccesstoken))).toBe(false);
+    expect(await runDurableObjectAlarm(taskObjectOf(socketaccesstoken))).toBe(false);
     expect(deliveries).toHaveLength(1);
   });
 
@@ -75,18 +72,18 @@ describe('the webhook relay', () => {
     answers = [500, 503];
     const { taskid, socketaccesstoken } = await startTask({ ...validRun, callbackUrl: HOOK });
     await finish(taskid, socketaccesstoken);
-    for (let i = 0; i < 3; i++) await runDurableObjectAlarm(stubOf(socketaccesstoken));
+    for (let i = 0; i < 3; i++) await runDurableObjectAlarm(taskObjectOf(socketaccesstoken));
     expect(deliveries).toHaveLength(3);
     expect(new Set(deliveries.map((delivery) => delivery.headers.get('webhook-id'))).size).toBe(1);
     expect(await webhookOf(socketaccesstoken)).toMatchObject({ attempts: 3, delivered: true, last: 'HTTP 200' });
-    expect(await runDurableObjectAlarm(stubOf(socketaccesstoken))).toBe(false);
+    expect(await runDurableObjectAlarm(taskObjectOf(socketaccesstoken))).toBe(false);
   });
 
   it('gives up after the last retry', async () => {
     answers = Array.from({ length: 10 }, () => 500);
     const { taskid, socketaccesstoken } = await startTask({ ...validRun, callbackUrl: HOOK });
     await finish(taskid, socketaccesstoken);
-    for (let i = 0; i < 10; i++) await runDurableObjectAlarm(stubOf(socketaccesstoken));
+    for (let i = 0; i < 10; i++) await runDurableObjectAlarm(taskObjectOf(socketaccesstoken));
     expect(deliveries).toHaveLength(6);
   });
 
@@ -94,13 +91,13 @@ describe('the webhook relay', () => {
     await emulator.config({ failNextTasks: 1 });
     const failed = await startTask({ ...validRun, callbackUrl: HOOK });
     await finish(failed.taskid, failed.socketaccesstoken);
-    await runDurableObjectAlarm(stubOf(failed.socketaccesstoken));
+    await runDurableObjectAlarm(taskObjectOf(failed.socketaccesstoken));
     const cancelled = await startTask({ ...validRun, callbackUrl: HOOK });
     await post('/v1/Task/Cancel', { tasktoken: cancelled.socketaccesstoken });
     // Ended by a request, the relay's alarm fires at once, outside this test's fetch stub, and
     // meets the sandbox's closed network; the retry, run here, reaches the stub.
     await vi.waitFor(async () => expect((await webhookOf(cancelled.socketaccesstoken))?.attempts).toBe(1));
-    await runDurableObjectAlarm(stubOf(cancelled.socketaccesstoken));
+    await runDurableObjectAlarm(taskObjectOf(cancelled.socketaccesstoken));
     expect(deliveries.map((delivery) => JSON.parse(delivery.body).type)).toEqual(['task.failed', 'task.cancelled']);
   });
 

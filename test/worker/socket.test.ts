@@ -1,7 +1,7 @@
 /** The `/v1` WebSocket speaks Wiro's realtime socket protocol, so Wiro's socket clients work. */
-import { env, runDurableObjectAlarm, SELF } from 'cloudflare:test';
+import { runDurableObjectAlarm, SELF } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { BASE, emulator, post, startTask } from './helpers';
+import { BASE, emulator, post, startTask, taskObjectOf } from './helpers';
 
 beforeEach(async () => {
   await emulator.reset();
@@ -32,8 +32,6 @@ async function until(check: () => boolean, what: string): Promise<void> {
   expect(check(), what).toBe(true);
 }
 
-const stubOf = (token: string) => env.TASK.get(env.TASK.idFromName(token));
-
 describe('the task WebSocket', () => {
   it('answers task_info with the current status, then every change, outputs on the end, then closes', async () => {
     const { taskid, socketaccesstoken } = await startTask();
@@ -42,13 +40,13 @@ describe('the task WebSocket', () => {
     expect(client.messages[0]).toMatchObject({ type: 'task_queue', id: taskid, result: true });
 
     await emulator.advance(taskid, 'task_output');
-    await runDurableObjectAlarm(stubOf(socketaccesstoken));
+    await runDurableObjectAlarm(taskObjectOf(socketaccesstoken));
     await until(() => client.messages.length === 2, 'task_output');
     expect(client.messages[1]).toMatchObject({ type: 'task_output', message: { type: 'progressGenerate' } });
     expect(client.messages[1]?.message.percentage).toBeGreaterThan(0);
 
     await emulator.advance(taskid, 'task_postprocess_end');
-    await runDurableObjectAlarm(stubOf(socketaccesstoken));
+    await runDurableObjectAlarm(taskObjectOf(socketaccesstoken));
     expect(await client.closed).toBe(1000);
     const last = client.messages.at(-1);
     expect(last).toMatchObject({ type: 'task_postprocess_end', id: taskid, result: true, terminal: true });

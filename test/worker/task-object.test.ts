@@ -2,21 +2,20 @@
  * The task's Durable Object: its state machine, callbacks as hints, polling with alarms,
  * restarts, and the live stream.
  */
-import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { TaskObject } from '../../worker/task/task-object';
-import { BASE, detail, emulator, post, startTask } from './helpers';
+import { BASE, detail, emulator, post, startTask, taskObjectOf } from './helpers';
 
 beforeEach(async () => {
   await emulator.reset();
 });
 
-function stubOf(token: string) {
-  return env.TASK.get(env.TASK.idFromName(token)) as DurableObjectStub<TaskObject>;
-}
-
 async function statusOf(token: string): Promise<string> {
-  return runInDurableObject(stubOf(token), async (instance: TaskObject) => (await instance.stats())?.status ?? '');
+  return runInDurableObject(
+    taskObjectOf(token),
+    async (instance: TaskObject) => (await instance.stats())?.status ?? '',
+  );
 }
 
 async function callbackUrlOf(taskid: string): Promise<string> {
@@ -30,7 +29,7 @@ describe('polling with alarms', () => {
   it('follows a task whose callback never comes to its end, in a few Wiro calls', async () => {
     await emulator.config({ dropCallbacks: true });
     const { taskid, socketaccesstoken } = await startTask();
-    const stub = stubOf(socketaccesstoken);
+    const stub = taskObjectOf(socketaccesstoken);
     await emulator.advance(taskid, 'task_start');
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await statusOf(socketaccesstoken)).toBe('task_start');
@@ -45,7 +44,7 @@ describe('polling with alarms', () => {
 
   it('keeps polling through an upstream outage', async () => {
     const { taskid, socketaccesstoken } = await startTask();
-    const stub = stubOf(socketaccesstoken);
+    const stub = taskObjectOf(socketaccesstoken);
     await emulator.fault({ route: 'Detail', kind: '500', times: 3 });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await statusOf(socketaccesstoken)).toBe('task_queue');
@@ -56,7 +55,7 @@ describe('polling with alarms', () => {
 
   it('gives up at the deadline with a clear debugerror, the way Wiro ends a failed task', async () => {
     const { socketaccesstoken } = await startTask();
-    const stub = stubOf(socketaccesstoken);
+    const stub = taskObjectOf(socketaccesstoken);
     await runInDurableObject(stub, async (_instance, state) => {
       const record = (await state.storage.get<Record<string, unknown>>('record')) ?? {};
       await state.storage.put('record', { ...record, deadlineAt: Date.now() - 1 });
@@ -70,7 +69,7 @@ describe('polling with alarms', () => {
 
   it('survives a restart in the middle of a task', async () => {
     const { taskid, socketaccesstoken } = await startTask();
-    const stub = stubOf(socketaccesstoken);
+    const stub = taskObjectOf(socketaccesstoken);
     await emulator.advance(taskid, 'task_start');
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     await evictDurableObject(stub);
@@ -125,7 +124,9 @@ describe('callbacks', () => {
     for (let i = 0; i < 3; i++) expect((await SELF.fetch(url, { method: 'POST' })).status).toBe(200);
     const { calls } = await emulator.state();
     expect(calls.filter((call) => call.route === 'Detail')).toHaveLength(1);
-    const events = await runInDurableObject(stubOf(socketaccesstoken), (instance: TaskObject) => instance.events());
+    const events = await runInDurableObject(taskObjectOf(socketaccesstoken), (instance: TaskObject) =>
+      instance.events(),
+    );
     expect(events.map((event) => event.status)).toEqual(['task_queue', 'task_postprocess_end']);
   });
 });
@@ -133,7 +134,7 @@ describe('callbacks', () => {
 describe('the state machine', () => {
   it('walks every status once, in order, and never goes backwards', async () => {
     const { taskid, socketaccesstoken } = await startTask();
-    const stub = stubOf(socketaccesstoken);
+    const stub = taskObjectOf(socketaccesstoken);
     const walk = [
       'task_accept',
       'task_assign',
@@ -183,7 +184,7 @@ async function readEvents(response: Response): Promise<Array<{ id: string; event
 describe('the event stream', () => {
   it('sends every status with increasing ids, and ends after the terminal one', async () => {
     const { taskid, socketaccesstoken } = await startTask();
-    const stub = stubOf(socketaccesstoken);
+    const stub = taskObjectOf(socketaccesstoken);
     const response = await SELF.fetch(`${BASE}/v1/Task/Events?tasktoken=${socketaccesstoken}`);
     expect(response.headers.get('content-type')).toContain('text/event-stream');
     await emulator.advance(taskid, 'task_start');
@@ -199,7 +200,7 @@ describe('the event stream', () => {
   it('resumes after Last-Event-ID without replaying', async () => {
     const { taskid, socketaccesstoken } = await startTask();
     await emulator.advance(taskid, 'task_start');
-    await runDurableObjectAlarm(stubOf(socketaccesstoken));
+    await runDurableObjectAlarm(taskObjectOf(socketaccesstoken));
     await post('/v1/Task/Kill', { tasktoken: socketaccesstoken });
     const response = await SELF.fetch(`${BASE}/v1/Task/Events?tasktoken=${socketaccesstoken}`, {
       headers: { 'Last-Event-ID': '2' },
@@ -220,7 +221,7 @@ describe('the event stream', () => {
       Array.from({ length: 200 }, () => SELF.fetch(`${BASE}/v1/Task/Events?tasktoken=${socketaccesstoken}`)),
     );
     await emulator.advance(taskid, 'task_postprocess_end');
-    await runDurableObjectAlarm(stubOf(socketaccesstoken));
+    await runDurableObjectAlarm(taskObjectOf(socketaccesstoken));
     const streams = await Promise.all(responses.map(readEvents));
     expect(streams.filter((events) => events.at(-1)?.event === 'task_postprocess_end')).toHaveLength(200);
   });

@@ -7,14 +7,13 @@ import { createExecutionContext, env, runDurableObjectAlarm, SELF, waitOnExecuti
 import { beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import type { Bindings } from '../../worker/env';
 import worker from '../../worker/index';
-import { BASE, emulator, RUN_PATH, validRun } from './helpers';
+import { BASE, emulator, RUN_PATH, taskObjectOf, validRun } from './helpers';
 
 beforeEach(async () => {
   await emulator.reset();
 });
 
 const socketUrl = () => `${inject('emulatorUrl').replace(/^http/, 'ws')}/v1`;
-const stubOf = (token: string) => env.TASK.get(env.TASK.idFromName(token));
 
 /** Starts a task with the socket on (the suite's env has it off). */
 async function startFollowed(): Promise<{ taskid: string; socketaccesstoken: string }> {
@@ -100,7 +99,7 @@ describe('following Wiro’s socket', () => {
     // A refused upgrade never names its task: it is the only socket since the reset.
     await vi.waitFor(async () => expect((await emulator.state()).sockets?.[0]?.status).toBe(503));
     await emulator.advance(taskid, 'task_postprocess_end');
-    await runDurableObjectAlarm(stubOf(socketaccesstoken));
+    await runDurableObjectAlarm(taskObjectOf(socketaccesstoken));
     const response = await SELF.fetch(`${BASE}/v1/Task/Events?tasktoken=${socketaccesstoken}`);
     expect(await response.text()).toContain('event: task_postprocess_end');
   });
@@ -110,7 +109,7 @@ describe('following Wiro’s socket', () => {
     const { taskid, socketaccesstoken } = await startFollowed();
     await vi.waitFor(async () => expect((await socketsOf(taskid))[0]?.closedAt).toBeTruthy());
     await emulator.advance(taskid, 'task_start');
-    await runDurableObjectAlarm(stubOf(socketaccesstoken));
+    await runDurableObjectAlarm(taskObjectOf(socketaccesstoken));
     await vi.waitFor(async () => expect(await socketsOf(taskid)).toHaveLength(2));
     const detail = await SELF.fetch(`${BASE}/v1/Task/Detail`, {
       method: 'POST',
