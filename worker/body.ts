@@ -1,7 +1,9 @@
 /**
  * Reads a request body the way Wiro accepts it: JSON, multipart/form-data or a url-encoded form,
- * into a plain object. Refuses oversized bodies before reading them whole, uploaded files
- * (this model takes none) and anything that is not an object, each with a clear 4xx.
+ * into a plain object. A body that is a JSON object is JSON whatever its `Content-Type` says:
+ * Wiro's own examples send JSON labelled `multipart/form-data`, and `curl -d` labels it a form.
+ * Refuses oversized bodies before reading them whole, uploaded files (this model takes none)
+ * and anything that is not an object, each with a clear 4xx.
  */
 import { ApiError } from './errors';
 
@@ -9,12 +11,16 @@ export async function readBody(request: Request, maxBytes: number): Promise<Reco
   const declared = Number(request.headers.get('content-length'));
   if (declared > maxBytes) throw tooLarge(maxBytes);
   const bytes = await readCapped(request, maxBytes);
-  const type = (request.headers.get('content-type') ?? '').toLowerCase();
-
-  if (type.startsWith('multipart/form-data') || type.startsWith('application/x-www-form-urlencoded')) {
+  const contentType = request.headers.get('content-type') ?? '';
+  const type = contentType.toLowerCase();
+  const text = new TextDecoder().decode(bytes);
+  // A form never starts with `{`; a JSON object always does.
+  const isForm = type.startsWith('multipart/form-data') || type.startsWith('application/x-www-form-urlencoded');
+  if (isForm && !text.trimStart().startsWith('{')) {
     let form: FormData;
     try {
-      form = await new Response(bytes, { headers: { 'content-type': type } }).formData();
+      // The boundary is case-sensitive: the header goes on as it came.
+      form = await new Response(bytes, { headers: { 'content-type': contentType } }).formData();
     } catch (error) {
       throw new ApiError(400, 'The form body could not be read', { cause: error });
     }
@@ -25,7 +31,6 @@ export async function readBody(request: Request, maxBytes: number): Promise<Reco
     }
     return body;
   }
-  const text = new TextDecoder().decode(bytes);
   if (text.trim() === '') return {};
   let parsed: unknown;
   try {

@@ -45,7 +45,8 @@ type OptionalVar =
   | 'ORIGIN_DAILY_RUN_LIMIT'
   | 'ORIGIN_DAILY_SPEND_LIMIT'
   | 'TURNSTILE_SITE_KEY'
-  | 'WIRO_SOCKET_URL';
+  | 'WIRO_SOCKET_URL'
+  | 'RUN_COST_ESTIMATE';
 
 export interface Config {
   apiBase: string;
@@ -71,6 +72,11 @@ export interface Config {
 function numberVar(value: string | undefined, fallback: number, min = 1): number {
   const number = Number(value);
   return value !== undefined && value !== '' && Number.isFinite(number) && number >= min ? number : fallback;
+}
+
+function optionalNumberVar(value: string | undefined): number | undefined {
+  const number = Number(value);
+  return value !== undefined && value !== '' && Number.isFinite(number) && number > 0 ? number : undefined;
 }
 
 export function isLoopbackUrl(url: string): boolean {
@@ -127,6 +133,7 @@ export function readConfig(env: Bindings): Config {
       spend: dailySpend,
       originRuns: numberVar(env.ORIGIN_DAILY_RUN_LIMIT, dailyRuns),
       originSpend: numberVar(env.ORIGIN_DAILY_SPEND_LIMIT, dailySpend, 0),
+      costEstimate: optionalNumberVar(env.RUN_COST_ESTIMATE),
     },
   };
 }

@@ -18,11 +18,13 @@ export class ApiError extends Error {
   readonly status: number;
   readonly errors: WiroErrorItem[];
   readonly headers: Record<string, string>;
+  /** More fields for the envelope (a lost Run's identifiers, say). */
+  readonly extra: Record<string, unknown>;
 
   constructor(
     status: number,
     errors: WiroErrorItem[] | string,
-    options: { cause?: unknown; headers?: Record<string, string> } = {},
+    options: { cause?: unknown; headers?: Record<string, string>; extra?: Record<string, unknown> } = {},
   ) {
     const list = typeof errors === 'string' ? [{ code: WiroCode.general, message: errors }] : errors;
     super(list.map((error) => error.message).join('; '), { cause: options.cause });
@@ -30,6 +32,7 @@ export class ApiError extends Error {
     this.status = status;
     this.errors = list;
     this.headers = options.headers ?? {};
+    this.extra = options.extra ?? {};
   }
 }
 
@@ -38,5 +41,5 @@ export function envelope(errors: WiroErrorItem[], extra: Record<string, unknown>
 }
 
 export function errorResponse(error: ApiError): Response {
-  return Response.json(envelope(error.errors), { status: error.status, headers: error.headers });
+  return Response.json(envelope(error.errors, error.extra), { status: error.status, headers: error.headers });
 }

@@ -85,19 +85,21 @@ export interface RunAnswer extends WiroEnvelope {
   socketaccesstoken: string;
 }
 
-/** One Server-Sent Event of `GET /v1/Task/Events`: `event:` is the status, `data:` the task. */
-export interface StatusEvent {
-  id: number;
-  status: string;
-  task: WiroTask;
-}
-
 /**
  * When the Worker gives up waiting for Wiro it ends the task the way Wiro ends a failed one
  * (`task_postprocess_end` with a non-zero `pexit`), so every existing Wiro client stops
  * polling and shows `debugerror`. This `pexit` tells that case apart from Wiro's own exits.
  */
 export const TIMEOUT_PEXIT = '-1';
+
+/**
+ * Wiro's `Task/Detail` reports a task that died before it ran as `task_error`, and it never
+ * changes again. Wiro's MCP client stops there but its React Native SDK does not, so the Worker
+ * ends such a task the one way every client stops at: `task_postprocess_end`, with this `pexit`
+ * when Wiro gave none, and Wiro's `debugerror`.
+ */
+export const FATAL_STATUS = 'task_error';
+export const FATAL_PEXIT = '1';
 
 export function isTerminal(status: string): boolean {
   return (TERMINAL_STATUSES as readonly string[]).includes(status);
@@ -115,12 +117,15 @@ export interface SocketRequest {
 }
 
 /**
- * What Wiro's realtime socket sends for each status: `message` carries the progress on
- * `task_output` and the outputs on `task_postprocess_end`.
+ * What Wiro's realtime socket sends for each status. `message` is null on lifecycle frames; it
+ * carries the progress on `task_output`, a log line on `task_error` (on the socket an interim
+ * stderr line, never an ending) and the `_full` statuses, and the outputs (or the error) on
+ * `task_postprocess_end`.
  */
 export interface SocketMessage {
   type: string;
   id: string;
+  tasktoken?: string;
   message: unknown;
   result: boolean;
   success?: boolean;
@@ -128,18 +133,22 @@ export interface SocketMessage {
   exitCode?: string;
 }
 
-/** The socket message for a task's current state, in Wiro's own shape. */
+/** The socket frame for a task's current state, in Wiro's own shape. */
 export function toSocketMessage(task: WiroTask): SocketMessage {
   const terminal = isTerminal(task.status);
-  let message: unknown = task.debugoutput ?? '';
+  const failed = isFailed(task);
+  let message: unknown = null;
   if (task.status === 'task_output' && task.progress) message = { type: 'progressGenerate', ...task.progress };
-  if (task.status === 'task_postprocess_end') message = isFailed(task) ? (task.debugerror ?? '') : task.outputs;
+  else if (task.status === 'task_output_full') message = task.debugoutput ?? '';
+  else if (task.status === 'task_error_full') message = task.debugerror ?? '';
+  else if (task.status === 'task_postprocess_end') message = failed ? (task.debugerror ?? '') : task.outputs;
   return {
     type: task.status,
     id: task.id,
+    tasktoken: task.socketaccesstoken,
     message,
-    result: !isFailed(task),
-    success: !isFailed(task),
+    result: !failed,
+    success: !failed,
     terminal,
     ...(terminal && task.pexit !== undefined ? { exitCode: task.pexit } : {}),
   };

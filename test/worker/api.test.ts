@@ -2,10 +2,10 @@
  * The Wiro-compatible API end to end inside workerd: Run, Detail, Cancel, Kill and Tool against
  * the emulator, which checks every signature as Wiro does. The token is the only capability.
  */
-import { SELF } from 'cloudflare:test';
+import { runInDurableObject, SELF } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EMULATOR_KEY, EMULATOR_SECRET } from './constants';
-import { BASE, detail, emulator, post, RUN_PATH, startTask, validRun } from './helpers';
+import { BASE, detail, emulator, post, RUN_PATH, startTask, taskObjectOf, validRun } from './helpers';
 
 beforeEach(async () => {
   await emulator.reset();
@@ -17,14 +17,15 @@ describe('Run', () => {
     expect(response.status).toBe(200);
     const answer = (await response.json()) as Record<string, unknown>;
     expect(answer).toMatchObject({ result: true, errors: [] });
-    expect(answer.taskid).toMatch(/^\d+$/);
-    expect(answer.socketaccesstoken).toMatch(/^[A-Za-z0-9]{32}$/);
+    expect(answer.taskid).toMatch(/^[A-Za-z0-9]{40}$/);
+    expect(answer.socketaccesstoken).toMatch(/^[A-Za-z0-9]{40}$/);
 
     const { calls, tasks } = await emulator.state();
     expect(calls.map((call) => [call.route, call.status])).toEqual([['Run', 200]]);
     expect(calls[0]?.nonce).toMatch(/^\d{13,}$/);
-    // Wiro's own token stays with the Worker.
+    // Wiro's own id and token stay with the Worker.
     expect(tasks[0]?.socketaccesstoken).not.toBe(answer.socketaccesstoken);
+    expect(tasks[0]?.id).not.toBe(answer.taskid);
   });
 
   it('hands Wiro a per-task signed callback URL on the Worker', async () => {
@@ -67,8 +68,8 @@ describe('Detail', () => {
   });
 
   it('follows the task to its end and gives the outputs, with no trace of the Worker’s callback URL', async () => {
-    const { taskid, socketaccesstoken } = await startTask({ ...validRun, samples: 2 });
-    await emulator.advance(taskid, 'task_postprocess_end');
+    const { wiroId, socketaccesstoken } = await startTask({ ...validRun, samples: 2 });
+    await emulator.advance(wiroId, 'task_postprocess_end');
     const { body } = await detail(socketaccesstoken);
     const task = body.tasklist[0];
     expect(task.status).toBe('task_postprocess_end');
@@ -78,24 +79,54 @@ describe('Detail', () => {
     expect(JSON.stringify(body)).not.toContain('/v1/Callback/');
   });
 
-  it('refuses a bare taskid: Wiro’s ids are guessable', async () => {
-    const { taskid } = await startTask();
-    const before = await emulator.callCount();
+  it('answers the same task by the Worker’s taskid, which is a capability too', async () => {
+    const { taskid, socketaccesstoken } = await startTask();
+    const { tasks } = await emulator.state();
     const response = await post('/v1/Task/Detail', { taskid });
-    expect(response.status).toBe(400);
-    const answer = (await response.json()) as { errors: Array<{ message: string }> };
-    expect(answer.errors[0]?.message).toContain('taskid');
+    expect(response.status).toBe(200);
+    const answer = (await response.json()) as { tasklist: Array<Record<string, unknown>> };
+    expect(answer.tasklist[0]).toMatchObject({ id: taskid, socketaccesstoken });
+    // Wiro's sequential id and its token never leave the Worker.
+    expect(JSON.stringify(answer)).not.toContain(`"${tasks[0]?.id}"`);
+    expect(JSON.stringify(answer)).not.toContain(String(tasks[0]?.socketaccesstoken));
+    expect(taskid).not.toBe(socketaccesstoken);
+    expect(taskid).toMatch(/^[A-Za-z0-9]{40}$/);
+  });
+
+  it('refuses Wiro’s numeric ids, and a token with a taskid of another task', async () => {
+    const first = await startTask();
+    const second = await startTask();
+    const before = await emulator.callCount();
+    for (const body of [
+      { taskid: first.wiroId },
+      { taskid: '2221' },
+      { tasktoken: first.socketaccesstoken, taskid: second.taskid },
+    ]) {
+      const response = await post('/v1/Task/Detail', body);
+      expect(response.status, JSON.stringify(body)).toBe(404);
+      expect(await response.json()).toMatchObject({ result: false, errors: [{ code: 1 }] });
+    }
     expect(await emulator.callCount()).toBe(before);
   });
 
   it.each([
-    ['a well-formed token it never issued', 'A'.repeat(32)],
+    ['a well-formed token it never issued', 'A'.repeat(40)],
+    ['a token whose MAC is one character off', 'MAC'],
     ['a malformed token', 'not-a-token'],
-  ])('answers 404 for %s', async (_, tasktoken) => {
+  ])('answers 404 for %s, and touches no task object', async (_, given) => {
+    const { taskid } = await startTask();
+    const before = await emulator.callCount();
+    const tasktoken = given === 'MAC' ? `${taskid.slice(0, 39)}${taskid.endsWith('A') ? 'B' : 'A'}` : given;
     const response = await post('/v1/Task/Detail', { tasktoken });
     expect(response.status).toBe(404);
     expect(await response.json()).toMatchObject({ result: false, errors: [{ code: 1 }] });
-    expect(await emulator.callCount()).toBe(0);
+    expect(await emulator.callCount()).toBe(before);
+    if (given !== 'MAC') {
+      const stored = await runInDurableObject(taskObjectOf(tasktoken.padEnd(40, 'x')), (_, state) =>
+        state.storage.list(),
+      );
+      expect(stored.size).toBe(0);
+    }
   });
 
   it('does not open a task with Wiro’s own token for it', async () => {
@@ -115,29 +146,36 @@ describe('Detail', () => {
 });
 
 describe('Cancel and Kill', () => {
-  it('cancels a queued task with Wiro’s Task/Cancel by taskid', async () => {
-    const { taskid, socketaccesstoken } = await startTask();
+  it('cancels a queued task with Wiro’s Task/Cancel by Wiro’s taskid', async () => {
+    const { wiroId, socketaccesstoken } = await startTask();
     const response = await post('/v1/Task/Cancel', { tasktoken: socketaccesstoken });
     expect(response.status).toBe(200);
     const answer = (await response.json()) as { tasklist: Array<{ status: string }> };
     expect(answer.tasklist[0]?.status).toBe('task_cancel');
     const { calls } = await emulator.state();
-    expect(calls.at(-1)).toMatchObject({ route: 'Cancel', body: { taskid } });
+    expect(calls.at(-1)).toMatchObject({ route: 'Cancel', body: { taskid: wiroId } });
   });
 
-  it('kills a running task with Wiro’s Task/Kill by taskid', async () => {
-    const { taskid, socketaccesstoken } = await startTask();
-    await emulator.advance(taskid, 'task_start');
+  it('cancels by the Worker’s taskid, as Wiro’s SDKs do', async () => {
+    const { taskid } = await startTask();
+    const response = await post('/v1/Task/Cancel', { taskid });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ tasklist: [{ id: taskid, status: 'task_cancel' }] });
+  });
+
+  it('kills a running task with Wiro’s Task/Kill by Wiro’s taskid', async () => {
+    const { wiroId, socketaccesstoken } = await startTask();
+    await emulator.advance(wiroId, 'task_start');
     const response = await post('/v1/Task/Kill', { tasktoken: socketaccesstoken });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ tasklist: [{ status: 'task_cancel' }] });
     const { calls } = await emulator.state();
-    expect(calls.at(-1)).toMatchObject({ route: 'Kill', body: { taskid } });
+    expect(calls.at(-1)).toMatchObject({ route: 'Kill', body: { taskid: wiroId } });
   });
 
   it('passes Wiro’s refusal through when a running task is cancelled', async () => {
-    const { taskid, socketaccesstoken } = await startTask();
-    await emulator.advance(taskid, 'task_start');
+    const { wiroId, socketaccesstoken } = await startTask();
+    await emulator.advance(wiroId, 'task_start');
     const response = await post('/v1/Task/Cancel', { tasktoken: socketaccesstoken });
     expect(response.status).toBe(400);
     const answer = (await response.json()) as { errors: Array<{ message: string }> };
@@ -159,10 +197,11 @@ describe('Cancel and Kill', () => {
     expect(response.status).toBe(200);
   });
 
-  it('refuses a taskid alone and an unknown token', async () => {
-    const { taskid } = await startTask();
-    expect((await post('/v1/Task/Cancel', { taskid })).status).toBe(400);
-    expect((await post('/v1/Task/Kill', { tasktoken: 'B'.repeat(32) })).status).toBe(404);
+  it('refuses Wiro’s own taskid, an unknown token and a body that names no task', async () => {
+    const { wiroId } = await startTask();
+    expect((await post('/v1/Task/Cancel', { taskid: wiroId })).status).toBe(404);
+    expect((await post('/v1/Task/Kill', { tasktoken: 'B'.repeat(40) })).status).toBe(404);
+    expect((await post('/v1/Task/Kill', {})).status).toBe(400);
     const { calls } = await emulator.state();
     expect(calls.map((call) => call.route)).toEqual(['Run']);
   });

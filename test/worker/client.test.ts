@@ -27,7 +27,7 @@ describe('an "API key only" Wiro project', () => {
     const wiro = client(base, undefined);
     const answer = await wiro.run(SLUG, { ...validRun, callbackUrl: '' });
     expect(answer.taskid).toMatch(/^\d+$/);
-    expect(await wiro.detail({ tasktoken: answer.socketaccesstoken })).toMatchObject({ status: 'task_queue' });
+    expect(await wiro.detail(answer.socketaccesstoken)).toMatchObject({ status: 'task_queue' });
     expect(await lastCall(base)).toMatchObject({ route: 'Detail', status: 200, nonce: null });
   });
 

@@ -66,8 +66,8 @@ describe('a Run when Wiro', () => {
 
 describe('Detail when Wiro fails', () => {
   it('retries a 5xx and then answers the fresh state', async () => {
-    const { taskid, socketaccesstoken } = await startTask();
-    await emulator.advance(taskid, 'task_start');
+    const { wiroId, socketaccesstoken } = await startTask();
+    await emulator.advance(wiroId, 'task_start');
     await emulator.fault({ route: 'Detail', kind: '500', times: 1 });
     const { response, body } = await detail(socketaccesstoken);
     expect(response.status).toBe(200);

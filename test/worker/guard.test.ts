@@ -4,12 +4,19 @@
  * with a clear answer, and nothing reaches Wiro. Limits are set per test by handing the app an
  * env with other vars (the task objects keep the suite's own env).
  */
-import { createExecutionContext, env, runInDurableObject, SELF, waitOnExecutionContext } from 'cloudflare:test';
+import {
+  createExecutionContext,
+  env,
+  evictDurableObject,
+  runInDurableObject,
+  SELF,
+  waitOnExecutionContext,
+} from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Bindings } from '../../worker/env';
 import type { BudgetObject, DayUsage } from '../../worker/guard/budget';
 import worker from '../../worker/index';
-import { BASE, emulator, post, RUN_PATH, validRun } from './helpers';
+import { BASE, emulator, post, RUN_PATH, validRun, wiroIdOf } from './helpers';
 
 const ALLOWED = 'https://allowed.example';
 
@@ -49,12 +56,19 @@ async function cancel(response: Response) {
 
 const budgetStub = () => env.BUDGET.get(env.BUDGET.idFromName('global')) as DurableObjectStub;
 
+/** Changes today's usage in the budget's storage, then restarts the object so it reads it. */
 async function setUsage(patch: (usage: DayUsage) => void) {
   await runInDurableObject(budgetStub(), async (instance, state) => {
-    const usage = (instance as unknown as BudgetObject).usage();
-    patch(usage);
-    await state.storage.put('usage', usage);
+    (instance as unknown as BudgetObject).usage(); // a new day starts empty
+    const saved = (await state.storage.get<{ usage: DayUsage }>('usage')) ?? {
+      usage: { day: new Date().toISOString().slice(0, 10), runs: 0, spend: 0, origins: {} },
+      reservations: {},
+      perUnit: [],
+    };
+    patch(saved.usage);
+    await state.storage.put('usage', saved);
   });
+  await evictDurableObject(budgetStub());
 }
 
 describe('origins', () => {
@@ -131,17 +145,31 @@ describe('the rate limit', () => {
     expect((await emulator.state()).calls.filter((c) => c.route === 'Run')).toHaveLength(3);
   });
 
-  it('counts each client (IP and origin) on its own', async () => {
-    for (let i = 0; i < 3; i++) await runAs('198.51.100.2', vars);
-    expect((await runAs('198.51.100.2', vars)).status).toBe(429);
-    expect((await runAs('198.51.100.3', vars)).status).toBe(200);
-    expect((await runAs('198.51.100.2', vars, { origin: ALLOWED })).status).toBe(200);
+  it('counts a visitor once, whatever Origin it claims: one IP, or one IPv6 /64', async () => {
+    const anyOrigin = { ...vars, ALLOWED_ORIGINS: '*' };
+    for (let i = 0; i < 3; i++) {
+      expect((await runAs('198.51.100.2', anyOrigin, { origin: `https://site-${i}.example` })).status).toBe(200);
+    }
+    expect((await runAs('198.51.100.2', anyOrigin, { origin: 'https://site-9.example' })).status).toBe(429);
+    expect((await runAs('198.51.100.2', anyOrigin)).status).toBe(429);
+    expect((await runAs('198.51.100.3', anyOrigin)).status).toBe(200);
+
+    for (let i = 1; i <= 3; i++) expect((await runAs(`2001:db8:7:1::${i}`, vars)).status).toBe(200);
+    expect((await runAs('2001:0db8:0007:0001:ffff:1:2:3', vars)).status).toBe(429);
+    expect((await runAs('2001:db8:7:2::1', vars)).status).toBe(200);
   });
 
-  it('gives the slot back when Wiro refuses the Run (nothing was billed)', async () => {
-    await emulator.fault({ route: 'Run', kind: '500', times: 3 });
-    for (let i = 0; i < 3; i++) expect((await runAs('198.51.100.4', vars)).status).toBe(502);
-    expect((await runAs('198.51.100.4', vars)).status).toBe(200);
+  it('counts Runs that Wiro refuses too; a refusal gives back only the running slot', async () => {
+    const oneAtATime = { RUN_LIMIT_PER_MINUTE: '3', MAX_RUNNING_PER_CLIENT: '1' };
+    await emulator.fault({ route: 'Run', kind: 'balance', times: 2 });
+    for (let i = 0; i < 2; i++) expect((await runAs('198.51.100.4', oneAtATime)).status).toBe(402);
+    // The refusals freed the one running slot…
+    expect((await runAs('198.51.100.4', oneAtATime)).status).toBe(200);
+    // …but used the minute's Runs: the next one never reaches Wiro.
+    const refused = await runAs('198.51.100.4', oneAtATime);
+    expect(refused.status).toBe(429);
+    expect(await refused.json()).toMatchObject({ errors: [{ message: expect.stringMatching(/3 a minute/) }] });
+    expect((await emulator.state()).calls.filter((c) => c.route === 'Run')).toHaveLength(3);
   });
 });
 
@@ -179,7 +207,10 @@ describe('the daily budget', () => {
   });
 
   it('caps spend, and each origin on its own', async () => {
-    const vars = { ORIGIN_DAILY_SPEND_LIMIT: '0.5', ALLOWED_ORIGINS: '*' };
+    const vars = {
+      ORIGIN_DAILY_SPEND_LIMIT: '0.5',
+      ALLOWED_ORIGINS: 'https://spender.example, https://thrifty.example',
+    };
     await setUsage((usage) => {
       usage.origins['https://spender.example'] = { runs: 3, spend: 0.5 };
     });
@@ -191,8 +222,8 @@ describe('the daily budget', () => {
 
   it('books Wiro’s totalcost when a task ends, visible on the protected stats route', async () => {
     const started = await runAs('198.51.100.22', {}, { origin: ALLOWED });
-    const { taskid, socketaccesstoken } = (await started.json()) as { taskid: string; socketaccesstoken: string };
-    await emulator.advance(taskid, 'task_postprocess_end');
+    const { socketaccesstoken } = (await started.json()) as { taskid: string; socketaccesstoken: string };
+    await emulator.advance(await wiroIdOf(socketaccesstoken), 'task_postprocess_end');
     await post('/v1/Task/Detail', { tasktoken: socketaccesstoken });
     expect((await SELF.fetch(`${BASE}/v1/Stats`)).status).toBe(401);
     expect((await SELF.fetch(`${BASE}/v1/Stats`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);

@@ -9,9 +9,22 @@ import type { TaskObject } from '../../worker/task/task-object';
 
 export const BASE = 'https://edge.test';
 
-/** The Durable Object of the task a token names (for runInDurableObject and its alarm). */
-export function taskObjectOf(token: string) {
-  return env.TASK.get(env.TASK.idFromName(token)) as DurableObjectStub<TaskObject>;
+/** The name of the Durable Object a task identifier opens: its first 24 characters (older tokens: all of it). */
+export function objectNameOf(identifier: string): string {
+  return identifier.length === 40 ? identifier.slice(0, 24) : identifier;
+}
+
+/** The Durable Object of the task a token or taskid names (for runInDurableObject and its alarm). */
+export function taskObjectOf(identifier: string) {
+  return env.TASK.get(env.TASK.idFromName(objectNameOf(identifier))) as DurableObjectStub<TaskObject>;
+}
+
+/** Wiro's (the emulator's) id of the task a Worker token names: its Run carried the object's callback URL. */
+export async function wiroIdOf(identifier: string): Promise<string> {
+  const objectId = env.TASK.idFromName(objectNameOf(identifier)).toString();
+  const task = (await emulator.state()).tasks.find((candidate) => String(candidate.callbackurl).includes(objectId));
+  if (!task) throw new Error(`no emulator task for ${identifier}`);
+  return task.id;
 }
 export const RUN_PATH = '/v1/Run/wiro/text-to-image-flux-lora-fast';
 
@@ -80,13 +93,15 @@ export const validRun = { prompt: 'a lion under a starry sky', steps: 20, width:
 export interface RunResult {
   taskid: string;
   socketaccesstoken: string;
+  /** Wiro's own id for the task, which the Worker never shows: for driving the emulator. */
+  wiroId: string;
 }
 
 export async function startTask(body: Record<string, unknown> = validRun): Promise<RunResult> {
   const response = await post(RUN_PATH, body);
   const answer = (await response.json()) as RunResult & { result: boolean };
   if (response.status !== 200 || !answer.result) throw new Error(`Run failed: ${JSON.stringify(answer)}`);
-  return answer;
+  return { taskid: answer.taskid, socketaccesstoken: answer.socketaccesstoken, wiroId: await wiroIdOf(answer.taskid) };
 }
 
 export async function detail(tasktoken: string) {

@@ -34,18 +34,27 @@ async function until(check: () => boolean, what: string): Promise<void> {
 
 describe('the task WebSocket', () => {
   it('answers task_info with the current status, then every change, outputs on the end, then closes', async () => {
-    const { taskid, socketaccesstoken } = await startTask();
+    const { taskid, wiroId, socketaccesstoken } = await startTask();
     const client = await connect(socketaccesstoken);
     await until(() => client.messages.length === 1, 'the current status');
-    expect(client.messages[0]).toMatchObject({ type: 'task_queue', id: taskid, result: true });
+    // Wiro's frame: the Worker's id and token, and no message on a lifecycle frame.
+    expect(client.messages[0]).toEqual({
+      type: 'task_queue',
+      id: taskid,
+      tasktoken: socketaccesstoken,
+      message: null,
+      result: true,
+      success: true,
+      terminal: false,
+    });
 
-    await emulator.advance(taskid, 'task_output');
+    await emulator.advance(wiroId, 'task_output');
     await runDurableObjectAlarm(taskObjectOf(socketaccesstoken));
     await until(() => client.messages.length === 2, 'task_output');
     expect(client.messages[1]).toMatchObject({ type: 'task_output', message: { type: 'progressGenerate' } });
     expect(client.messages[1]?.message.percentage).toBeGreaterThan(0);
 
-    await emulator.advance(taskid, 'task_postprocess_end');
+    await emulator.advance(wiroId, 'task_postprocess_end');
     await runDurableObjectAlarm(taskObjectOf(socketaccesstoken));
     expect(await client.closed).toBe(1000);
     const last = client.messages.at(-1);

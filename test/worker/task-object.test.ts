@@ -18,22 +18,22 @@ async function statusOf(token: string): Promise<string> {
   );
 }
 
-async function callbackUrlOf(taskid: string): Promise<string> {
+async function callbackUrlOf(wiroId: string): Promise<string> {
   const { calls } = await emulator.state();
   const run = calls.find((call) => call.route === 'Run' && call.body.callbackUrl && String(call.body.callbackUrl));
-  expect(run, `Run call for task ${taskid}`).toBeDefined();
+  expect(run, `Run call for task ${wiroId}`).toBeDefined();
   return String(run?.body.callbackUrl);
 }
 
 describe('polling with alarms', () => {
   it('follows a task whose callback never comes to its end, in a few Wiro calls', async () => {
     await emulator.config({ dropCallbacks: true });
-    const { taskid, socketaccesstoken } = await startTask();
+    const { wiroId, socketaccesstoken } = await startTask();
     const stub = taskObjectOf(socketaccesstoken);
-    await emulator.advance(taskid, 'task_start');
+    await emulator.advance(wiroId, 'task_start');
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await statusOf(socketaccesstoken)).toBe('task_start');
-    await emulator.advance(taskid, 'task_postprocess_end');
+    await emulator.advance(wiroId, 'task_postprocess_end');
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await statusOf(socketaccesstoken)).toBe('task_postprocess_end');
     // Ended: no more alarms, no more calls.
@@ -43,12 +43,12 @@ describe('polling with alarms', () => {
   });
 
   it('keeps polling through an upstream outage', async () => {
-    const { taskid, socketaccesstoken } = await startTask();
+    const { wiroId, socketaccesstoken } = await startTask();
     const stub = taskObjectOf(socketaccesstoken);
     await emulator.fault({ route: 'Detail', kind: '500', times: 3 });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await statusOf(socketaccesstoken)).toBe('task_queue');
-    await emulator.advance(taskid, 'task_postprocess_end');
+    await emulator.advance(wiroId, 'task_postprocess_end');
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await statusOf(socketaccesstoken)).toBe('task_postprocess_end');
   });
@@ -68,12 +68,12 @@ describe('polling with alarms', () => {
   });
 
   it('survives a restart in the middle of a task', async () => {
-    const { taskid, socketaccesstoken } = await startTask();
+    const { wiroId, socketaccesstoken } = await startTask();
     const stub = taskObjectOf(socketaccesstoken);
-    await emulator.advance(taskid, 'task_start');
+    await emulator.advance(wiroId, 'task_start');
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     await evictDurableObject(stub);
-    await emulator.advance(taskid, 'task_postprocess_end');
+    await emulator.advance(wiroId, 'task_postprocess_end');
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const { body } = await detail(socketaccesstoken);
     expect(body.tasklist[0].status).toBe('task_postprocess_end');
@@ -83,9 +83,9 @@ describe('polling with alarms', () => {
 
 describe('callbacks', () => {
   it('are a hint: the object re-reads Wiro and ends the task', async () => {
-    const { taskid, socketaccesstoken } = await startTask();
-    const url = await callbackUrlOf(taskid);
-    await emulator.advance(taskid, 'task_postprocess_end');
+    const { wiroId, socketaccesstoken } = await startTask();
+    const url = await callbackUrlOf(wiroId);
+    await emulator.advance(wiroId, 'task_postprocess_end');
     const before = (await emulator.state()).calls.length;
     const response = await SELF.fetch(url, { method: 'POST', body: '{}' });
     expect(response.status).toBe(200);
@@ -95,11 +95,11 @@ describe('callbacks', () => {
   });
 
   it('with a forged body change nothing', async () => {
-    const { taskid, socketaccesstoken } = await startTask();
-    const url = await callbackUrlOf(taskid);
+    const { wiroId, socketaccesstoken } = await startTask();
+    const url = await callbackUrlOf(wiroId);
     const forged = {
       result: true,
-      tasklist: [{ id: taskid, status: 'task_postprocess_end', pexit: '0', outputs: [] }],
+      tasklist: [{ id: wiroId, status: 'task_postprocess_end', pexit: '0', outputs: [] }],
     };
     const response = await SELF.fetch(url, { method: 'POST', body: JSON.stringify(forged) });
     expect(response.status).toBe(200);
@@ -107,8 +107,8 @@ describe('callbacks', () => {
   });
 
   it('with a bad signature or object are refused with 403 and call nothing', async () => {
-    const { taskid } = await startTask();
-    const url = await callbackUrlOf(taskid);
+    const { wiroId } = await startTask();
+    const url = await callbackUrlOf(wiroId);
     const before = await emulator.callCount();
     const badSignature = url.replace(/[0-9a-f]$/, (last) => (last === '0' ? '1' : '0'));
     expect((await SELF.fetch(badSignature, { method: 'POST' })).status).toBe(403);
@@ -118,9 +118,9 @@ describe('callbacks', () => {
   });
 
   it('repeated are harmless, and cost nothing once the task has ended', async () => {
-    const { taskid, socketaccesstoken } = await startTask();
-    const url = await callbackUrlOf(taskid);
-    await emulator.advance(taskid, 'task_postprocess_end');
+    const { wiroId, socketaccesstoken } = await startTask();
+    const url = await callbackUrlOf(wiroId);
+    await emulator.advance(wiroId, 'task_postprocess_end');
     for (let i = 0; i < 3; i++) expect((await SELF.fetch(url, { method: 'POST' })).status).toBe(200);
     const { calls } = await emulator.state();
     expect(calls.filter((call) => call.route === 'Detail')).toHaveLength(1);
@@ -133,7 +133,7 @@ describe('callbacks', () => {
 
 describe('the state machine', () => {
   it('walks every status once, in order, and never goes backwards', async () => {
-    const { taskid, socketaccesstoken } = await startTask();
+    const { wiroId, socketaccesstoken } = await startTask();
     const stub = taskObjectOf(socketaccesstoken);
     const walk = [
       'task_accept',
@@ -148,7 +148,7 @@ describe('the state machine', () => {
       'task_postprocess_end',
     ];
     for (const status of walk) {
-      await emulator.advance(taskid, status);
+      await emulator.advance(wiroId, status);
       await runDurableObjectAlarm(stub);
     }
     const events = await runInDurableObject(stub, (instance: TaskObject) => instance.events());
@@ -158,8 +158,8 @@ describe('the state machine', () => {
 
   it('ends a failing task with Wiro’s debugerror', async () => {
     await emulator.config({ failNextTasks: 1, failMessage: 'RuntimeError: CUDA out of memory' });
-    const { taskid, socketaccesstoken } = await startTask();
-    await emulator.advance(taskid, 'task_postprocess_end');
+    const { wiroId, socketaccesstoken } = await startTask();
+    await emulator.advance(wiroId, 'task_postprocess_end');
     const { body } = await detail(socketaccesstoken);
     expect(body.tasklist[0]).toMatchObject({ status: 'task_postprocess_end', pexit: '1', outputs: [] });
     expect(body.tasklist[0].debugerror).toContain('CUDA out of memory');
@@ -183,13 +183,13 @@ async function readEvents(response: Response): Promise<Array<{ id: string; event
 
 describe('the event stream', () => {
   it('sends every status with increasing ids, and ends after the terminal one', async () => {
-    const { taskid, socketaccesstoken } = await startTask();
+    const { wiroId, socketaccesstoken } = await startTask();
     const stub = taskObjectOf(socketaccesstoken);
     const response = await SELF.fetch(`${BASE}/v1/Task/Events?tasktoken=${socketaccesstoken}`);
     expect(response.headers.get('content-type')).toContain('text/event-stream');
-    await emulator.advance(taskid, 'task_start');
+    await emulator.advance(wiroId, 'task_start');
     await runDurableObjectAlarm(stub);
-    await emulator.advance(taskid, 'task_postprocess_end');
+    await emulator.advance(wiroId, 'task_postprocess_end');
     await runDurableObjectAlarm(stub);
     const events = await readEvents(response);
     expect(events.map((event) => event.event)).toEqual(['task_queue', 'task_start', 'task_postprocess_end']);
@@ -198,8 +198,8 @@ describe('the event stream', () => {
   });
 
   it('resumes after Last-Event-ID without replaying', async () => {
-    const { taskid, socketaccesstoken } = await startTask();
-    await emulator.advance(taskid, 'task_start');
+    const { wiroId, socketaccesstoken } = await startTask();
+    await emulator.advance(wiroId, 'task_start');
     await runDurableObjectAlarm(taskObjectOf(socketaccesstoken));
     await post('/v1/Task/Kill', { tasktoken: socketaccesstoken });
     const response = await SELF.fetch(`${BASE}/v1/Task/Events?tasktoken=${socketaccesstoken}`, {
@@ -216,11 +216,11 @@ describe('the event stream', () => {
   });
 
   it('brings the terminal event to 200 watchers at once', async () => {
-    const { taskid, socketaccesstoken } = await startTask();
+    const { wiroId, socketaccesstoken } = await startTask();
     const responses = await Promise.all(
       Array.from({ length: 200 }, () => SELF.fetch(`${BASE}/v1/Task/Events?tasktoken=${socketaccesstoken}`)),
     );
-    await emulator.advance(taskid, 'task_postprocess_end');
+    await emulator.advance(wiroId, 'task_postprocess_end');
     await runDurableObjectAlarm(taskObjectOf(socketaccesstoken));
     const streams = await Promise.all(responses.map(readEvents));
     expect(streams.filter((events) => events.at(-1)?.event === 'task_postprocess_end')).toHaveLength(200);

@@ -1,13 +1,12 @@
 /**
- * `Idempotency-Key` on Run: repeats of one request start one task. The key (scoped to the
- * page's origin) decides the task's token, an HMAC under the Worker's secret, so a repeat
- * reaches the same task object, which answers the first task instead of starting a second
- * paid one. Without the secret nobody can turn a key into a token.
+ * `Idempotency-Key` on Run: repeats of one request start one task. The key, scoped to the client
+ * (one visitor: nobody else's request can replay your task), decides the task object's name
+ * through an HMAC under the Worker's secret, so a repeat reaches the same task object, which
+ * answers the first task instead of starting a second paid one. Without the secret nobody can
+ * turn a key into a task.
  */
 import { ApiError } from '../errors';
-import { hmacHex } from '../wiro/sign';
-
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+import { derivedKey } from '../task/token';
 
 /** Repeats within this window get the first task; later ones are refused. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -21,11 +20,9 @@ export function idempotencyKey(request: Request): string | undefined {
   return key;
 }
 
-export async function idempotentToken(secret: string, origin: string, key: string): Promise<string> {
-  const hex = await hmacHex(secret, `idempotency\n${origin}\n${key}`);
-  let token = '';
-  for (let i = 0; i < 64; i += 2) token += ALPHABET[Number.parseInt(hex.slice(i, i + 2), 16) % 62];
-  return token;
+/** The task object's name for this client's key. */
+export function idempotentObjectKey(secret: string, clientKey: string, key: string): Promise<string> {
+  return derivedKey(secret, `idempotency\n${clientKey}\n${key}`);
 }
 
 /** A fingerprint of the request's inputs: a repeat with other inputs is a mistake, not a retry. */

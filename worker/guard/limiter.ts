@@ -1,8 +1,10 @@
 /**
- * One Durable Object per client (IP and origin together): an exact sliding-window count of its
- * Runs in the last minute, and the set of its tasks still running. A Durable Object rather than
- * the Workers Rate Limiting binding because that binding is per location and eventually
- * consistent, and a wallet needs an exact count; one object per client keeps it cheap.
+ * One Durable Object per client (one visitor: an IP, or an IPv6 /64): an exact sliding-window
+ * count of the Runs it sent to Wiro in the last minute, and the set of its tasks still running.
+ * Every Run sent counts against the rate, refused by Wiro or not; a refusal only gives back the
+ * running slot. A Durable Object rather than the Workers Rate Limiting binding because that
+ * binding is per location and eventually consistent, and a wallet needs an exact count. An idle
+ * object deletes its storage, so clients that came once cost nothing later.
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Bindings } from '../env';
@@ -36,7 +38,7 @@ export class LimiterObject extends DurableObject<Bindings> {
   }
 
   /** Lets one Run through, or says why not and when to come back. */
-  async admit(token: string, limits: Limits): Promise<Admission> {
+  async admit(ticket: string, limits: Limits): Promise<Admission> {
     const now = Date.now();
     const state = this.#prune(now);
     if (state.recent.length >= limits.perMinute) {
@@ -57,36 +59,50 @@ export class LimiterObject extends DurableObject<Bindings> {
       };
     }
     state.recent.push(now);
-    state.running[token] = { at: now, until: now + limits.taskDeadlineMs };
+    state.running[ticket] = { at: now, until: now + limits.taskDeadlineMs };
     await this.#save();
     return { ok: true };
   }
 
-  /** A task ended (or never started): it no longer counts as running. */
-  async release(token: string): Promise<void> {
-    if (!(token in this.#state.running)) return;
-    delete this.#state.running[token];
+  /** A task ended, or Wiro refused its Run: it no longer counts as running. The Run still counts. */
+  async release(ticket: string): Promise<void> {
+    if (!(ticket in this.#state.running)) return;
+    delete this.#state.running[ticket];
     await this.#save();
   }
 
-  /** Drops the task's slot in the window too: used when Wiro refused the Run, which cost nothing. */
-  async refund(token: string): Promise<void> {
-    const admitted = this.#state.running[token];
+  /** The Run was never sent (another check refused it): it counts for nothing. */
+  async undo(ticket: string): Promise<void> {
+    const admitted = this.#state.running[ticket];
     if (!admitted) return;
-    delete this.#state.running[token];
+    delete this.#state.running[ticket];
     const index = this.#state.recent.indexOf(admitted.at);
     if (index >= 0) this.#state.recent.splice(index, 1);
+    await this.#save();
+  }
+
+  /** Wakes when the window has moved on: forgets what expired, and everything once idle. */
+  override async alarm(): Promise<void> {
+    this.#prune(Date.now());
     await this.#save();
   }
 
   #prune(now: number): LimiterState {
     const state = this.#state;
     state.recent = state.recent.filter((at) => at > now - WINDOW_MS);
-    for (const [token, { until }] of Object.entries(state.running)) if (until <= now) delete state.running[token];
+    for (const [ticket, { until }] of Object.entries(state.running)) if (until <= now) delete state.running[ticket];
     return state;
   }
 
+  /** Persists the state and wakes up when it next expires; an empty state leaves no storage. */
   async #save(): Promise<void> {
+    const { recent, running } = this.#state;
+    const expiries = [...recent.map((at) => at + WINDOW_MS), ...Object.values(running).map(({ until }) => until)];
+    if (expiries.length === 0) {
+      await this.ctx.storage.deleteAll();
+      return;
+    }
     await this.ctx.storage.put('state', this.#state);
+    await this.ctx.storage.setAlarm(Math.max(...expiries));
   }
 }

@@ -8,7 +8,7 @@ import type { Bindings } from '../env';
 import { ApiError } from '../errors';
 
 const ALLOW_HEADERS = 'content-type, idempotency-key, last-event-id, cf-turnstile-response';
-const EXPOSE_HEADERS = 'retry-after, x-request-id';
+const EXPOSE_HEADERS = 'retry-after, x-request-id, idempotent-replayed, wiro-flux-warning';
 
 export function parseOrigins(value: string | undefined): '*' | Set<string> {
   const list = (value ?? '')

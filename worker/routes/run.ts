@@ -1,99 +1,171 @@
 /**
  * `POST /v1/Run/wiro/text-to-image-flux-lora-fast`: everything that stands between a request
  * and the owner's wallet, cheapest first: the inputs (one schema), an idempotent repeat (answered
- * from the first task), the bot check, the client's rate and running-task limits, and the daily
- * budget. Only then does the new task object start the task on Wiro.
+ * from the first task, never raced), the bot check, then the client's rate and running-task
+ * limits and the daily budget, asked at once. Only then does the new task object start the task
+ * on Wiro. After the Run is sent it counts against the rate whatever Wiro says; a refusal gives
+ * back only the running slot and the reserved cost, and a Run whose answer was lost keeps both:
+ * its task object follows it, and books its real cost.
  * Any other `/v1/Run/...` path is refused here, before any work.
  */
 import { Hono } from 'hono';
 import { readBody } from '../body';
-import { type Bindings, readConfig } from '../env';
-import { ApiError } from '../errors';
-import { clientOf } from '../guard/client';
-import { idempotencyKey, idempotentToken, requestFingerprint } from '../guard/idempotency';
+import { type Bindings, type Config, readConfig } from '../env';
+import { ApiError, WiroCode } from '../errors';
+import { type BudgetAnswer, NO_ORIGIN, OTHER_ORIGINS } from '../guard/budget';
+import { type Client, clientOf } from '../guard/client';
+import { idempotencyKey, idempotentObjectKey, requestFingerprint } from '../guard/idempotency';
+import type { Admission } from '../guard/limiter';
 import { verifyTurnstile } from '../guard/turnstile';
-import type { StartAnswer } from '../task/task-object';
-import { callbackUrl, mintToken, newTaskObject } from '../task/token';
+import { parseOrigins } from '../middleware/origins';
+import type { Outcome, StartAnswer } from '../task/task-object';
+import { callbackUrl, mintTaskIds, newTaskObject } from '../task/token';
 import { TOOL_SLUG } from '../tool/catalog';
-import { validateRunInput } from '../tool/schema';
-import { unwrap } from './outcome';
+import { type RunInput, validateRunInput, withSeed } from '../tool/schema';
+import { methodNotAllowed } from './methods';
+import { fail, unwrap } from './outcome';
 
 export const run = new Hono<{ Bindings: Bindings }>();
 
 const TURNSTILE_FIELD = 'cf-turnstile-response';
+const PATH = `/Run/${TOOL_SLUG}`;
 
-run.post(`/Run/${TOOL_SLUG}`, async (c) => {
+run.post(PATH, async (c) => {
   const config = readConfig(c.env);
   const request = c.req.raw;
   const { [TURNSTILE_FIELD]: turnstileField, ...body } = await readBody(request, config.maxBodyBytes);
   const checked = validateRunInput(body);
   if (!checked.ok) throw new ApiError(400, checked.errors);
+  const { input, ignored } = checked.value;
   if (checked.value.callbackUrl && !c.env.WEBHOOK_SECRET) {
     const message = 'callbackUrl needs WEBHOOK_SECRET set on the Worker, so that deliveries can be verified';
-    throw new ApiError(400, [{ code: 0, field: 'callbackUrl', message }]);
+    throw new ApiError(400, [{ code: WiroCode.general, field: 'callbackUrl', message }]);
   }
 
   const client = clientOf(request);
   const key = idempotencyKey(request);
-  const token = key ? await idempotentToken(config.callbackSecret, client.origin, key) : mintToken();
+  // The fingerprint is taken before a random seed is drawn, so a repeat matches its first Run.
   const fingerprint = key ? await requestFingerprint(checked.value) : undefined;
-  const task = newTaskObject(c.env, token);
-  if (key) {
-    const replay = await task.stub.replay(fingerprint);
-    if (replay) return answer(unwrap(replay));
+  const objectKey = key ? await idempotentObjectKey(config.callbackSecret, client.key, key) : undefined;
+  const ids = await mintTaskIds(config.callbackSecret, objectKey);
+  const task = newTaskObject(c.env, ids.key);
+  if (fingerprint) {
+    const replay = await task.stub.claim(fingerprint);
+    if (replay) return answer(unwrap(replay), ignored);
   }
 
-  if (c.env.TURNSTILE_SECRET) {
-    await verifyTurnstile(c.env.TURNSTILE_SECRET, request.headers.get(TURNSTILE_FIELD) ?? turnstileField, client.ip);
-  }
   const ticket = crypto.randomUUID();
-  const limiter = c.env.LIMITER.get(c.env.LIMITER.idFromName(client.key));
-  const admission = await limiter.admit(ticket, config.limits);
+  let admitted: Admitted;
+  try {
+    if (c.env.TURNSTILE_SECRET) {
+      await verifyTurnstile(c.env.TURNSTILE_SECRET, request.headers.get(TURNSTILE_FIELD) ?? turnstileField, client.ip);
+    }
+    admitted = await admit(c.env, config, client, budgetLine(client, c.env.ALLOWED_ORIGINS, request), ticket, input);
+  } catch (error) {
+    if (fingerprint) await task.stub.unclaim();
+    throw error;
+  }
+
+  const publicOrigin = config.publicUrl ?? new URL(c.req.url).origin;
+  const outcome = (await task.stub.start({
+    ids,
+    input: withSeed(input),
+    publicOrigin,
+    callbackUrl: await callbackUrl(publicOrigin, config.callbackSecret, task.id),
+    client: { key: client.key, budgetLine: admitted.line },
+    ticket,
+    ...(checked.value.callbackUrl ? { clientCallbackUrl: checked.value.callbackUrl } : {}),
+    ...(fingerprint ? { fingerprint } : {}),
+    ...(config.socketUrl ? { socketUrl: config.socketUrl } : {}),
+  })) as Outcome<StartAnswer>;
+  if (!outcome.ok) {
+    // Refused by Wiro: sent (it counts against the rate) but free. Lost: the task object owns
+    // the slot and the reservation now. Not sent at all: it counts for nothing.
+    if (outcome.run === 'refused') await admitted.refused();
+    else if (outcome.run !== 'lost') await admitted.undo();
+    return fail(outcome);
+  }
+  const started = outcome.body;
+  // A repeat that found the first task started nothing.
+  if (started.replayed) await admitted.undo();
+  return answer(started, ignored);
+});
+
+interface Admitted {
+  line: string;
+  /** Wiro refused the Run: free the running slot, book no cost. */
+  refused(): Promise<unknown>;
+  /** The Run was never sent. */
+  undo(): Promise<unknown>;
+}
+
+/**
+ * The client's limits and the day's budget, asked at once (they are independent objects); if
+ * either refuses, what the other granted is given back, so no Run is admitted past a cap.
+ */
+async function admit(
+  env: Bindings,
+  config: Config,
+  client: Client,
+  line: string,
+  ticket: string,
+  input: RunInput,
+): Promise<Admitted> {
+  const limiter = env.LIMITER.get(env.LIMITER.idFromName(client.key));
+  const budget = env.BUDGET.get(env.BUDGET.idFromName('global'));
+  const shape = { steps: input.steps, samples: input.samples, width: input.width, height: input.height };
+  const [admission, reserved]: [Admission, BudgetAnswer] = await Promise.all([
+    limiter.admit(ticket, config.limits),
+    budget.reserve(ticket, line, shape, config.budget),
+  ]);
+  const undo = () => Promise.all([admission.ok && limiter.undo(ticket), reserved.ok && budget.undo(ticket)]);
   if (!admission.ok) {
-    const code = admission.reason === 'running' ? 96 : 0;
+    await undo();
+    const code = admission.reason === 'running' ? WiroCode.concurrency : WiroCode.general;
     throw new ApiError(429, [{ code, message: admission.message }], {
       headers: { 'retry-after': String(admission.retryAfter) },
     });
   }
-  const budget = c.env.BUDGET.get(c.env.BUDGET.idFromName('global'));
-  const reserved = await budget.reserve(client.origin, config.budget);
   if (!reserved.ok) {
-    await limiter.refund(ticket);
-    throw new ApiError(429, [{ code: 0, message: reserved.message }], { headers: { 'retry-after': '3600' } });
+    await undo();
+    throw new ApiError(429, [{ code: WiroCode.general, message: reserved.message }], {
+      headers: { 'retry-after': String(secondsToMidnightUtc()) },
+    });
   }
-
-  const publicOrigin = config.publicUrl ?? new URL(c.req.url).origin;
-  const refund = () => Promise.all([limiter.refund(ticket), budget.refund(client.origin)]);
-  let started: StartAnswer;
-  try {
-    started = unwrap(
-      await task.stub.start({
-        token,
-        input: checked.value.input,
-        publicOrigin,
-        callbackUrl: await callbackUrl(publicOrigin, config.callbackSecret, task.id),
-        client: { key: client.key, origin: client.origin },
-        ticket,
-        ...(checked.value.callbackUrl ? { clientCallbackUrl: checked.value.callbackUrl } : {}),
-        ...(fingerprint ? { fingerprint } : {}),
-        ...(config.socketUrl ? { socketUrl: config.socketUrl } : {}),
-      }),
-    );
-  } catch (error) {
-    // Nothing was started (Wiro refused the Run, unbilled): give back what it took.
-    await refund();
-    throw error;
-  }
-  // A repeat that raced the first request got the first task: it started nothing either.
-  if (started.replayed) await refund();
-  return answer(started);
-});
-
-/** Wiro's answer; a repeat says so in a header, not in Wiro's envelope. */
-function answer({ replayed, ...envelope }: StartAnswer): Response {
-  return Response.json(envelope, { headers: replayed ? { 'idempotent-replayed': 'true' } : {} });
+  return {
+    line,
+    refused: () => Promise.all([limiter.release(ticket), budget.settle(ticket, 0)]),
+    undo,
+  };
 }
 
+/**
+ * The budget line a Run is booked on: its page's origin when the owner listed it (or it is the
+ * Worker's own), one shared line for every other origin, so the budget's state stays bounded
+ * whatever `Origin` headers say.
+ */
+function budgetLine(client: Client, allowedOrigins: string | undefined, request: Request): string {
+  if (client.origin === undefined) return NO_ORIGIN;
+  const allowed = parseOrigins(allowedOrigins);
+  const own = client.origin === new URL(request.url).origin;
+  return own || (allowed !== '*' && allowed.has(client.origin)) ? client.origin : OTHER_ORIGINS;
+}
+
+function secondsToMidnightUtc(now = new Date()): number {
+  const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
+  return Math.max(1, Math.ceil((midnight - now.getTime()) / 1000));
+}
+
+/** Wiro's answer; a repeat says so in a header, not in Wiro's envelope. */
+function answer({ replayed, ...envelope }: StartAnswer, ignored: string | undefined): Response {
+  const headers: Record<string, string> = {};
+  if (replayed) headers['idempotent-replayed'] = 'true';
+  if (ignored) headers['wiro-flux-warning'] = ignored;
+  return Response.json(envelope, { headers });
+}
+
+run.all(PATH, methodNotAllowed('POST'));
+
 run.all('/Run/*', () => {
-  throw new ApiError(404, [{ code: 1, message: `This Worker serves only ${TOOL_SLUG}` }]);
+  throw new ApiError(404, [{ code: WiroCode.notFound, message: `This Worker serves only ${TOOL_SLUG}` }]);
 });

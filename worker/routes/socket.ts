@@ -1,19 +1,22 @@
 /**
  * `GET /v1` with `Upgrade: websocket`: Wiro's own realtime socket protocol, so Wiro's socket
- * clients work against the Worker. The client names its task only in its first message
- * (`{"type":"task_info","tasktoken":"…"}`), so the Worker accepts the socket, reads that one
- * message, and then joins the client to the task object's hibernatable socket, relaying both ways.
+ * clients (its SDKs' `socketUrl`) work against the Worker. A client names a task in a message
+ * (`{"type":"task_info","tasktoken":"…"}`, the token or the taskid the Worker handed out), and
+ * may name several on one connection: each joins the client to that task object's hibernatable
+ * socket, and the object's frames are relayed as they come. The connection closes once every task
+ * it follows has ended.
  */
 import { Hono } from 'hono';
-import type { Bindings } from '../env';
+import { type Bindings, readConfig } from '../env';
 import { ApiError } from '../errors';
 import type { SocketMessage, SocketRequest } from '../protocol';
-import { taskByToken } from '../task/token';
+import { NOT_FOUND_MESSAGE, objectNameOf } from '../task/token';
 
 export const socket = new Hono<{ Bindings: Bindings }>();
 
-/** How long a client may stay silent before naming its task. */
+/** How long a client may stay silent before naming its first task. */
 const FIRST_MESSAGE_MS = 10_000;
+const TASK_INFO_HELP = 'send {"type":"task_info","tasktoken":"<the Run\'s socketaccesstoken or taskid>"}';
 
 function refusal(message: string): string {
   return JSON.stringify({ type: 'error', id: '', message, result: false } satisfies SocketMessage);
@@ -31,48 +34,59 @@ function parseRequest(data: unknown): SocketRequest | undefined {
 
 socket.get('/', async (c) => {
   if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
-    throw new ApiError(426, 'This is the task WebSocket: connect with Upgrade: websocket, then send task_info');
+    throw new ApiError(426, `This is the task WebSocket: connect with Upgrade: websocket, then ${TASK_INFO_HELP}`);
   }
+  const secret = readConfig(c.env).callbackSecret;
   const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
   server.accept();
+  /** The task objects this connection follows, by object name, while their sockets are open. */
+  const followed = new Map<string, WebSocket>();
+  let ended = 0;
   const timer = setTimeout(() => server.close(1008, 'no task_info'), FIRST_MESSAGE_MS);
-  const join = async (event: MessageEvent) => {
-    clearTimeout(timer);
-    const request = parseRequest(event.data);
-    let upstream: WebSocket | null = null;
+
+  const send = (data: string | ArrayBuffer) => {
     try {
-      if (!request) throw new ApiError(400, 'Send {"type":"task_info","tasktoken":"…"} first');
-      const answer = await taskByToken(c.env, request.tasktoken).fetch('https://task/socket', {
-        headers: { upgrade: 'websocket' },
-      });
-      upstream = answer.webSocket;
-      if (!upstream) throw new ApiError(answer.status, 'Task not found: this token was not issued by this Worker');
-    } catch (error) {
-      server.send(refusal(error instanceof ApiError ? error.message : 'The task could not be opened'));
-      server.close(1008, 'refused');
-      return;
+      server.send(data);
+    } catch {
+      // The client is gone; its close handler lets go of the tasks.
     }
-    const task = upstream;
+  };
+  const refuse = (message: string) => {
+    send(refusal(message));
+    // A connection that already follows tasks keeps them; one that follows none is done.
+    if (followed.size === 0 && ended === 0) server.close(1008, 'refused');
+  };
+
+  const follow = async (request: SocketRequest | undefined) => {
+    if (!request) return refuse(`Unexpected message: ${TASK_INFO_HELP}`);
+    const name = await objectNameOf(secret, request.tasktoken);
+    if (name === undefined) return refuse(NOT_FOUND_MESSAGE);
+    const open = followed.get(name);
+    if (open) return open.send(JSON.stringify(request));
+    const answer = await c.env.TASK.get(c.env.TASK.idFromName(name)).fetch('https://task/socket', {
+      headers: { upgrade: 'websocket' },
+    });
+    const task = answer.webSocket;
+    if (!task) return refuse(NOT_FOUND_MESSAGE);
     task.accept();
-    task.addEventListener('message', (message) => {
-      server.send(message.data);
-    });
-    task.addEventListener('close', (close) => {
-      server.close(close.code === 1005 ? 1000 : close.code, close.reason);
-    });
-    server.addEventListener('message', (message) => {
-      task.send(message.data);
-    });
-    server.addEventListener('close', () => {
-      task.close(1000, 'client left');
+    followed.set(name, task);
+    task.addEventListener('message', (message) => send(message.data));
+    task.addEventListener('close', () => {
+      followed.delete(name);
+      ended++;
+      if (followed.size === 0) server.close(1000, 'task ended');
     });
   };
-  server.addEventListener(
-    'message',
-    (event) => {
-      void join(event);
-    },
-    { once: true },
-  );
+
+  let queue = Promise.resolve();
+  server.addEventListener('message', (event) => {
+    clearTimeout(timer);
+    // One at a time, so two quick subscriptions to one task share one join.
+    queue = queue.then(() => follow(parseRequest(event.data))).catch(() => refuse('The task could not be opened'));
+  });
+  server.addEventListener('close', () => {
+    clearTimeout(timer);
+    for (const task of followed.values()) task.close(1000, 'client left');
+  });
   return new Response(null, { status: 101, webSocket: client });
 });

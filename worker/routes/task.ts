@@ -1,44 +1,54 @@
 /**
- * `POST /v1/Task/Detail|Cancel|Kill` and `GET /v1/Task/Events`: all take the Worker's task
- * token, never a bare `taskid` (Wiro's ids are sequential: anyone could read anyone's task).
+ * `POST /v1/Task/Detail|Cancel|Kill` and `GET /v1/Task/Events`: a task is named by either of the
+ * identifiers the Worker handed out for it, its `taskid` or its token (`tasktoken`, or
+ * `socketaccesstoken` as Wiro's Kill page calls it), exactly as Wiro's own clients send them.
+ * Both are capabilities: anything the Worker never issued answers 404 and reaches nothing.
  */
 import { Hono } from 'hono';
 import { readBody } from '../body';
 import { type Bindings, readConfig } from '../env';
-import { ApiError } from '../errors';
-import { taskByToken } from '../task/token';
+import { ApiError, WiroCode } from '../errors';
+import { taskObjectOf } from '../task/token';
+import { methodNotAllowed } from './methods';
 import { unwrap } from './outcome';
 
 export const task = new Hono<{ Bindings: Bindings }>();
 
-async function tokenFrom(request: Request, env: Bindings): Promise<string> {
-  const body = await readBody(request, readConfig(env).maxBodyBytes);
-  // Wiro's Kill page calls the token `socketaccesstoken`; accept both spellings.
-  const token = body.tasktoken ?? body.socketaccesstoken;
-  if (token === undefined || token === '') {
-    const why = body.taskid !== undefined ? ': this Worker does not accept taskid, which is guessable' : '';
-    throw new ApiError(400, [{ code: 0, field: 'tasktoken', message: `tasktoken is required${why}` }]);
+const IDENTIFIERS = ['tasktoken', 'socketaccesstoken', 'taskid'] as const;
+
+function objectOf(env: Bindings, fields: Record<string, unknown>) {
+  const given = IDENTIFIERS.map((name) => fields[name]).filter((value) => value !== undefined && value !== '');
+  if (given.length === 0) {
+    const message = 'Name the task: send its taskid or its tasktoken (from the Run answer)';
+    throw new ApiError(400, [{ code: WiroCode.general, field: 'tasktoken', message }]);
   }
-  return String(token);
+  return taskObjectOf(env, readConfig(env).callbackSecret, ...given);
+}
+
+async function objectFromBody(request: Request, env: Bindings) {
+  return objectOf(env, await readBody(request, readConfig(env).maxBodyBytes));
 }
 
 task.post('/Task/Detail', async (c) => {
-  const stub = taskByToken(c.env, await tokenFrom(c.req.raw, c.env));
+  const stub = await objectFromBody(c.req.raw, c.env);
   const found = unwrap(await stub.detail());
   return c.json({ result: true, errors: [], total: '1', tasklist: [found] });
 });
 
 task.post('/Task/Cancel', async (c) => {
-  const stub = taskByToken(c.env, await tokenFrom(c.req.raw, c.env));
+  const stub = await objectFromBody(c.req.raw, c.env);
   return c.json({ result: true, errors: [], tasklist: [unwrap(await stub.stop('cancel'))] });
 });
 
 task.post('/Task/Kill', async (c) => {
-  const stub = taskByToken(c.env, await tokenFrom(c.req.raw, c.env));
+  const stub = await objectFromBody(c.req.raw, c.env);
   return c.json({ result: true, errors: [], tasklist: [unwrap(await stub.stop('kill'))] });
 });
 
 task.get('/Task/Events', async (c) => {
-  const stub = taskByToken(c.env, c.req.query('tasktoken'));
+  const stub = await objectOf(c.env, { tasktoken: c.req.query('tasktoken'), taskid: c.req.query('taskid') });
   return stub.fetch(c.req.raw);
 });
+
+for (const path of ['/Task/Detail', '/Task/Cancel', '/Task/Kill']) task.all(path, methodNotAllowed('POST'));
+task.all('/Task/Events', methodNotAllowed('GET'));

@@ -1,11 +1,21 @@
-/** `GET /v1/Tool`: the tool's inputs, LoRA catalog and limits, for building forms. */
+/**
+ * The tool's description, two ways from one schema: `GET /v1/Tool` (inputs, LoRA catalog and
+ * limits, for building forms) and `POST /v1/Tool/Detail` (Wiro's own answer shape, for Wiro's
+ * SDKs' `getModelSchema`); any other model gets Wiro's not-found envelope.
+ */
 import { Hono } from 'hono';
+import { readBody } from '../body';
 import { type Bindings, isLoopbackUrl } from '../env';
+import { ApiError, WiroCode } from '../errors';
+import { TOOL_SLUG } from '../tool/catalog';
 import { describeTool } from '../tool/schema';
+import { wiroToolDetail } from '../tool/wiro-tool';
+import { methodNotAllowed } from './methods';
 
 export const tool = new Hono<{ Bindings: Bindings }>();
 
 const described = describeTool();
+const detail = wiroToolDetail();
 
 tool.get('/Tool', (c) => {
   const emulator = isLoopbackUrl(c.env.WIRO_API_BASE ?? '');
@@ -19,3 +29,18 @@ tool.get('/Tool', (c) => {
     ...(sitekey ? { turnstile: { sitekey } } : {}),
   });
 });
+
+tool.post('/Tool/Detail', async (c) => {
+  // No key needed to describe the tool: a small fixed cap instead of the configured one.
+  const body = await readBody(c.req.raw, 16 * 1024);
+  const slug = `${String(body.slugowner ?? '')}/${String(body.slugproject ?? '')}`;
+  if (slug !== TOOL_SLUG) {
+    throw new ApiError(404, [
+      { code: WiroCode.notFound, message: `Tool not found: this Worker serves only ${TOOL_SLUG}` },
+    ]);
+  }
+  return c.json({ result: true, errors: [], tool: [detail] });
+});
+
+tool.all('/Tool', methodNotAllowed('GET'));
+tool.all('/Tool/Detail', methodNotAllowed('POST'));

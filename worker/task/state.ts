@@ -3,7 +3,7 @@
  * and how Wiro's task becomes the task a client sees. Transitions never go backwards and never
  * leave a terminal status, so replays, late polls and repeated callbacks are harmless.
  */
-import { isTerminal, type Progress, TIMEOUT_PEXIT, type WiroTask } from '../protocol';
+import { FATAL_PEXIT, FATAL_STATUS, isTerminal, type Progress, TIMEOUT_PEXIT, type WiroTask } from '../protocol';
 
 /**
  * Order of Wiro's statuses. `task_output` and `task_error` repeat and interleave (stdout and
@@ -70,23 +70,37 @@ export function parseProgress(raw: unknown): Progress | undefined {
   return progress;
 }
 
+/** The identifiers a client knows the task by: the Worker's own, never Wiro's. */
+export interface ClientIds {
+  taskid: string;
+  token: string;
+}
+
 /**
- * Wiro's task as the client sees it: the Worker's token instead of Wiro's, and no trace of the
- * Worker's signed callback URL (it would let anyone poke the task object).
+ * Wiro's task (a `Task/Detail` read) as the client sees it: the Worker's id and token instead of
+ * Wiro's, no trace of the Worker's signed callback URL (it would let anyone poke the task
+ * object), and a fatal `task_error` (Detail's status for a task that died before it ran, which
+ * never changes again) ended as a failure every Wiro client stops at.
  */
-export function toClientTask(upstream: Record<string, unknown>, token: string, clientCallbackUrl = ''): WiroTask {
+export function toClientTask(upstream: Record<string, unknown>, ids: ClientIds, clientCallbackUrl = ''): WiroTask {
   const { callbackurl: _ignored, progress, parameters, ...rest } = upstream;
   const task: WiroTask = {
     ...rest,
-    id: String(upstream.id ?? ''),
+    id: ids.taskid,
     status: String(upstream.status ?? 'task_queue'),
-    socketaccesstoken: token,
+    socketaccesstoken: ids.token,
     callbackurl: clientCallbackUrl,
     outputs: Array.isArray(upstream.outputs) ? (upstream.outputs as WiroTask['outputs']) : [],
   };
   if (typeof parameters === 'object' && parameters !== null) {
     const { callbackUrl: _callback, ...inputs } = parameters as Record<string, unknown>;
     task.parameters = inputs;
+  }
+  if (task.status === FATAL_STATUS) {
+    task.status = 'task_postprocess_end';
+    task.pexit = task.pexit && task.pexit !== '0' ? task.pexit : FATAL_PEXIT;
+    task.debugerror = task.debugerror || 'Wiro could not start this task';
+    task.outputs = [];
   }
   const parsed = parseProgress(progress);
   if (parsed) task.progress = parsed;
@@ -101,7 +115,7 @@ export function timedOut(task: WiroTask, waitedMs: number): WiroTask {
     ...task,
     status: 'task_postprocess_end',
     pexit: TIMEOUT_PEXIT,
-    debugerror: `Wiro did not finish this task within ${minutes} minute${minutes === 1 ? '' : 's'}; the Worker stopped waiting. Wiro may still finish it: ask Wiro's dashboard about task ${task.id}.`,
+    debugerror: `Wiro did not finish this task within ${minutes} minute${minutes === 1 ? '' : 's'}, so the Worker stopped it and stopped waiting.`,
     endtime: String(Math.floor(Date.now() / 1000)),
   };
 }

@@ -3,14 +3,19 @@
  * shape, every status change with its time), follows Wiro's realtime socket, believes callbacks
  * only after re-reading Wiro, polls with alarms when neither speaks, streams every change to its
  * watchers (SSE and hibernatable WebSockets), relays the end to the client's webhook and keeps
- * the outputs in R2. Routes stay thin: they find the object by the task token and call one method.
+ * the outputs in R2. Routes stay thin: they find the object by a task identifier and call one
+ * method.
+ *
+ * Wiro's own id and token for the task never leave this object; Wiro is read by its token, which
+ * can never name another task. A Run whose answer was lost stays here as a task that Wiro has not
+ * confirmed: it is never sent again, and Wiro's callback or its task list attaches it later.
  *
  * Methods answer an `Outcome` rather than throwing, because an error's fields do not survive the
  * RPC boundary; the Worker turns a failed outcome back into an `ApiError`.
  */
 import { DurableObject } from 'cloudflare:workers';
 import { type Bindings, readConfig } from '../env';
-import { ApiError } from '../errors';
+import { ApiError, WiroCode } from '../errors';
 import { IDEMPOTENCY_WINDOW_MS } from '../guard/idempotency';
 import {
   isFailed,
@@ -20,33 +25,47 @@ import {
   toSocketMessage,
   type WiroEnvelope,
   type WiroErrorItem,
-  type WiroOutput,
   type WiroTask,
 } from '../protocol';
 import { TOOL_SLUG } from '../tool/catalog';
-import { type RunInput, upstreamRunBody } from '../tool/schema';
-import { WiroClient } from '../wiro/client';
-import { parseProgress, rank, shouldApply, timedOut, toClientTask } from './state';
+import { type SeededRunInput, upstreamRunBody } from '../tool/schema';
+import { UpstreamError, WiroClient } from '../wiro/client';
+import { keepOutputs } from './outputs';
+import { AFTERLIFE_MS, AFTERLIFE_POLL_MS, nextPollAt, pollDelay } from './schedule';
+import { type ClientIds, parseProgress, rank, shouldApply, timedOut, toClientTask } from './state';
+import { NOT_FOUND_MESSAGE, type TaskIds } from './token';
 import { UpstreamSocket } from './upstream-socket';
 import { Watchers } from './watchers';
 import { deliverWebhook, WEBHOOK_RETRY_DELAYS_MS, type WebhookState } from './webhook';
 
 export type StartAnswer = RunAnswer & { replayed?: boolean };
 
-export type Outcome<T> = { ok: true; body: T } | { ok: false; status: number; errors: WiroErrorItem[] };
+export type Failure = {
+  ok: false;
+  status: number;
+  errors: WiroErrorItem[];
+  /**
+   * For a Run that failed after it was sent: Wiro `refused` it (nothing started, nothing is
+   * owed), or its answer was `lost` (a task may run: it is followed, and its cost counts).
+   */
+  run?: 'refused' | 'lost';
+  /** Fields for the error envelope (a lost Run's identifiers). */
+  extra?: Record<string, string>;
+};
+export type Outcome<T> = { ok: true; body: T } | Failure;
 
 export interface StartArgs {
-  token: string;
-  input: RunInput;
+  ids: TaskIds;
+  input: SeededRunInput;
   /** The Worker's own signed callback URL for this task, sent to Wiro. */
   callbackUrl: string;
   /** The client's webhook, relayed to when the task ends. */
   clientCallbackUrl?: string;
   /** The Worker's public origin. */
   publicOrigin: string;
-  /** Who started it: the limiter to release and the budget to charge when it ends. */
-  client: { key: string; origin: string };
-  /** The limiter's admission for this Run. */
+  /** Who started it: the limiter to release, and the budget line its cost is booked on. */
+  client: { key: string; budgetLine: string };
+  /** The Run's admission: its running slot in the limiter and its reservation in the budget. */
   ticket: string;
   /** Set for an `Idempotency-Key` Run: repeats with the same inputs get this task. */
   fingerprint?: string;
@@ -56,20 +75,20 @@ export interface StartArgs {
 
 /** What the object keeps: the start's settings (less the inputs, which Wiro holds), and the task's life. */
 export interface TaskRecord
-  extends Pick<
-    StartArgs,
-    'token' | 'clientCallbackUrl' | 'publicOrigin' | 'client' | 'ticket' | 'fingerprint' | 'socketUrl'
-  > {
+  extends Pick<StartArgs, 'callbackUrl' | 'clientCallbackUrl' | 'publicOrigin' | 'client' | 'ticket' | 'fingerprint'> {
+  /** The client's identifiers for the task. */
   taskid: string;
-  /** Wiro's own token for the task: it never leaves this object. */
-  upstreamToken: string;
+  token: string;
+  /** Wiro's id and token for the task, once Wiro has confirmed the Run. */
+  wiro?: { taskid: string; token: string };
+  socketUrl?: string | undefined;
   task: WiroTask;
   createdAt: number;
   /** When Wiro was last read; Detail re-reads only when this is old. */
   readAt: number;
   deadlineAt: number;
   polls: number;
-  /** When the next poll is due; none once the task has ended. */
+  /** When the next poll is due; none once the task has ended on Wiro. */
   pollAt?: number | undefined;
   /** When the alarm is set for. */
   alarmAt?: number | undefined;
@@ -79,6 +98,12 @@ export interface TaskRecord
   socketAttempts?: number;
   /** The relay of the final task to the client's own webhook, once the task has ended. */
   webhook?: WebhookState;
+  /** When the Worker stopped waiting (the deadline): the client saw the end, Wiro may not have. */
+  stoppedWaitingAt?: number;
+  /** The client's running slot is free again. */
+  slotReleased?: boolean;
+  /** The budget holds the task's real cost (or the reservation, if it never became known). */
+  costSettled?: boolean;
 }
 
 export interface TaskEvent {
@@ -88,82 +113,84 @@ export interface TaskEvent {
   task: WiroTask;
 }
 
-/**
- * Polling backoff, in multiples of the first delay (1 s by default): quick while a task is likely
- * to move, slower later. A 6 s task costs about 4 polls; an hour-long one about 130.
- */
-const POLL_BACKOFF = [1, 1, 2, 2, 3, 3, 5, 5, 5, 10];
-const LATE_POLL_BACKOFF = 30;
 /** A poll is skipped when Wiro's socket spoke more recently than this. */
 const SOCKET_QUIET_MS = 15_000;
 const SOCKET_ATTEMPTS = 3;
+/** How far back Wiro's task list is searched for a Run whose answer was lost. */
+const LOST_RUN_SEARCH = 50;
+/** A claim on an `Idempotency-Key` task lapses if its Run never arrives (the Worker failed). */
+const CLAIM_MS = 30_000;
 
-export function pollDelay(polls: number, firstMs: number): number {
-  return (POLL_BACKOFF[polls] ?? (polls < 40 ? 10 : LATE_POLL_BACKOFF)) * firstMs;
-}
-
-function failure(error: unknown): { ok: false; status: number; errors: WiroErrorItem[] } {
+function failure(error: unknown): Failure {
   if (error instanceof ApiError) return { ok: false, status: error.status, errors: error.errors };
   throw error;
+}
+
+function refusal(status: number, message: string): Failure {
+  return { ok: false, status, errors: [{ code: WiroCode.general, message }] };
 }
 
 export class TaskObject extends DurableObject<Bindings> {
   #record: TaskRecord | undefined;
   #refreshing: Promise<void> | undefined;
-  #starting: Promise<Outcome<StartAnswer>> | undefined;
+  /** An `Idempotency-Key` Run on its way here: repeats wait for it instead of racing it. */
+  #claim: { until: number; done: Promise<void>; release: () => void } | undefined;
   readonly #upstream = new UpstreamSocket();
   /** Socket messages are handled one at a time, in order. */
   #socketQueue: Promise<void> = Promise.resolve();
-  readonly #watchers: Watchers;
+  readonly #watchers = new Watchers();
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
-    this.#watchers = new Watchers();
+    // Reading writes nothing: an object opened by an identifier it never had stays empty.
     ctx.blockConcurrencyWhile(async () => {
-      ctx.storage.sql.exec(
-        `CREATE TABLE IF NOT EXISTS events (
-           id INTEGER PRIMARY KEY, status TEXT NOT NULL, at INTEGER NOT NULL, task TEXT NOT NULL)`,
-      );
-      this.#record = await ctx.storage.get<TaskRecord>('record');
+      this.#record = migrate(await ctx.storage.get<TaskRecord & LegacyFields>('record'));
     });
   }
 
   /**
-   * Starts the task on Wiro; Wiro's Run is never retried. A repeat (same `Idempotency-Key`, so
-   * same token) gets the first task, even while the first Run is still on its way to Wiro.
+   * For an `Idempotency-Key` Run: the first task's answer when there is one; otherwise the
+   * caller holds the claim (undefined) and must `start` or `unclaim`. A repeat that arrives
+   * while the first Run is being admitted waits for it, so it gets that task, never a refusal.
    */
-  async start(args: StartArgs): Promise<Outcome<StartAnswer>> {
-    if (this.#starting) await this.#starting.catch(() => {});
-    const replay = this.#replayOf(args.fingerprint);
+  async claim(fingerprint: string): Promise<Outcome<StartAnswer> | undefined> {
+    while (this.#claim && this.#claim.until > Date.now()) await this.#claim.done;
+    const replay = this.#replayOf(fingerprint);
     if (replay) return replay;
-    this.#starting = this.#begin(args);
-    try {
-      return await this.#starting;
-    } finally {
-      this.#starting = undefined;
-    }
+    let release = () => {};
+    const done = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.#claim = { until: Date.now() + CLAIM_MS, done, release };
+    return undefined;
   }
 
-  /** The first task's answer for a repeated `Idempotency-Key`, or undefined when there is none yet. */
-  async replay(fingerprint: string | undefined): Promise<Outcome<StartAnswer> | undefined> {
-    if (this.#starting) await this.#starting.catch(() => {});
-    return this.#replayOf(fingerprint);
+  /** The claimed Run was refused before it was sent: the next repeat may try. */
+  unclaim(): void {
+    this.#claim?.release();
+    this.#claim = undefined;
+  }
+
+  /** Starts the task on Wiro; Wiro's Run is never retried, and never sent twice for one task. */
+  async start(args: StartArgs): Promise<Outcome<StartAnswer>> {
+    try {
+      const replay = this.#replayOf(args.fingerprint);
+      if (replay) return replay;
+      return await this.#begin(args);
+    } finally {
+      this.unclaim();
+    }
   }
 
   #replayOf(fingerprint: string | undefined): Outcome<StartAnswer> | undefined {
     const record = this.#record;
     if (!record) return undefined;
-    const refuse = (status: number, message: string) => ({
-      ok: false as const,
-      status,
-      errors: [{ code: 0, message }],
-    });
-    if (!fingerprint || !record.fingerprint) return refuse(409, 'This task was already started');
+    if (!fingerprint || !record.fingerprint) return refusal(409, 'This task was already started');
     if (fingerprint !== record.fingerprint) {
-      return refuse(422, 'This Idempotency-Key was already used for a Run with other inputs: use a new key');
+      return refusal(422, 'This Idempotency-Key was already used for a Run with other inputs: use a new key');
     }
     if (Date.now() - record.createdAt > IDEMPOTENCY_WINDOW_MS) {
-      return refuse(409, 'This Idempotency-Key is more than a day old: use a new key');
+      return refusal(409, 'This Idempotency-Key is more than a day old: use a new key');
     }
     const body = { result: true, errors: [], taskid: record.taskid, socketaccesstoken: record.token, replayed: true };
     return { ok: true, body };
@@ -171,46 +198,60 @@ export class TaskObject extends DurableObject<Bindings> {
 
   async #begin(args: StartArgs): Promise<Outcome<StartAnswer>> {
     const config = readConfig(this.env);
-    const wiro = new WiroClient(config);
-    let answer: RunAnswer;
-    try {
-      answer = await wiro.run(TOOL_SLUG, upstreamRunBody(args.input, args.callbackUrl));
-    } catch (error) {
-      return failure(error);
-    }
     const now = Date.now();
-    const task = toClientTask(
-      {
-        id: answer.taskid,
-        status: 'task_queue',
-        pexit: '',
-        debugerror: '',
-        createtime: String(Math.floor(now / 1000)),
-        outputs: [],
-      },
-      args.token,
-      args.clientCallbackUrl,
-    );
-    const { input: _input, callbackUrl: _callbackUrl, ...kept } = args;
+    const ids: ClientIds = { taskid: args.ids.taskid, token: args.ids.token };
+    const { input: _input, ids: _ids, ...kept } = args;
     const record: TaskRecord = {
       ...kept,
-      taskid: answer.taskid,
-      upstreamToken: answer.socketaccesstoken,
-      task,
+      ...ids,
+      task: toClientTask(
+        { status: 'task_queue', pexit: '', debugerror: '', createtime: String(Math.floor(now / 1000)), outputs: [] },
+        ids,
+        args.clientCallbackUrl,
+      ),
       createdAt: now,
       readAt: now,
       deadlineAt: now + config.taskDeadlineMs,
       polls: 0,
       pollAt: now + pollDelay(0, config.pollFirstMs),
-      upstreamCalls: wiro.calls,
+      upstreamCalls: 0,
     };
+    // Kept before the Run leaves: if its answer is lost, this task still knows it was sent.
     this.#record = record;
+    this.ctx.storage.sql.exec(
+      `CREATE TABLE IF NOT EXISTS events (
+         id INTEGER PRIMARY KEY, status TEXT NOT NULL, at INTEGER NOT NULL, task TEXT NOT NULL)`,
+    );
     await this.#save();
-    this.#append(task);
+
+    const wiro = new WiroClient(config);
+    let answer: RunAnswer;
+    try {
+      answer = await wiro.run(TOOL_SLUG, upstreamRunBody(args.input, args.callbackUrl));
+    } catch (error) {
+      const failed = failure(error);
+      if (!(error instanceof UpstreamError) || error.refused) {
+        // Nothing started: leave no state behind, so a retry may start afresh.
+        this.#record = undefined;
+        await this.ctx.storage.deleteAll();
+        return { ...failed, run: 'refused' };
+      }
+      // Wiro may have started the task: follow it as unconfirmed until it is found or given up.
+      record.upstreamCalls += wiro.calls;
+      this.#append(record.task);
+      await this.#schedule();
+      this.#log('Run answer lost; looking for the task on Wiro', failed.errors[0]?.message);
+      const hint =
+        'The Run may have started: follow it with this taskid, or repeat the request with the same Idempotency-Key';
+      return { ...failed, run: 'lost', extra: { taskid: record.taskid, socketaccesstoken: record.token, hint } };
+    }
+    record.wiro = { taskid: answer.taskid, token: answer.socketaccesstoken };
+    record.upstreamCalls += wiro.calls;
+    this.#append(record.task);
     await this.#schedule();
     // Not awaited: the client gets its token now; the socket joins in as soon as it can.
     this.ctx.waitUntil(this.#subscribe());
-    return { ok: true, body: { result: true, errors: [], taskid: answer.taskid, socketaccesstoken: args.token } };
+    return { ok: true, body: { result: true, errors: [], taskid: record.taskid, socketaccesstoken: record.token } };
   }
 
   /** The task as the Worker knows it, re-read from Wiro first when that knowledge is old. */
@@ -229,51 +270,54 @@ export class TaskObject extends DurableObject<Bindings> {
     const record = this.#record;
     if (!record) return notFound();
     if (isTerminal(record.task.status)) {
-      return {
-        ok: false,
-        status: 409,
-        errors: [
-          {
-            code: 0,
-            message: `Task ${record.taskid} has already ended (${record.task.status}); there is nothing to stop`,
-          },
-        ],
-      };
+      return refusal(409, `Task ${record.taskid} has already ended (${record.task.status}); there is nothing to stop`);
     }
-    const wiro = new WiroClient(readConfig(this.env));
-    let answer: WiroEnvelope;
-    try {
-      answer = how === 'cancel' ? await wiro.cancel(record.taskid) : await wiro.kill(record.taskid);
-    } catch (error) {
-      return failure(error);
-    } finally {
-      record.upstreamCalls += wiro.calls;
-      await this.#save();
+    if (!record.wiro) {
+      return refusal(409, 'Wiro has not confirmed this task yet: try again in a few seconds');
     }
+    const answer = await this.#stopOnWiro(record.wiro.taskid, how);
+    if (!answer.ok) return answer;
     // Wiro's answer to our own signed call is first-hand; use its task when it sends one.
-    const task = Array.isArray(answer.tasklist) ? (answer.tasklist[0] as WiroTask | undefined) : undefined;
+    const task = Array.isArray(answer.body.tasklist) ? (answer.body.tasklist[0] as WiroTask | undefined) : undefined;
     if (task && typeof task.status === 'string') await this.#apply(task);
     else await this.#refresh().catch((error) => this.#log('re-read after stopping failed', error));
     return { ok: true, body: record.task };
   }
 
-  /** A callback from Wiro arrived: a hint only. The task changes only after a fresh read. */
-  async hint(): Promise<Outcome<{ status: string }>> {
+  async #stopOnWiro(wiroTaskid: string, how: 'cancel' | 'kill'): Promise<Outcome<WiroEnvelope>> {
+    const record = this.#record;
+    const wiro = new WiroClient(readConfig(this.env));
+    try {
+      return { ok: true, body: how === 'cancel' ? await wiro.cancel(wiroTaskid) : await wiro.kill(wiroTaskid) };
+    } catch (error) {
+      return failure(error);
+    } finally {
+      if (record) record.upstreamCalls += wiro.calls;
+      await this.#save();
+    }
+  }
+
+  /**
+   * A callback from Wiro arrived: a hint only. The task changes only after a fresh read. For a
+   * Run whose answer was lost, the callback's body names Wiro's token, which is believed only if
+   * Wiro, asked with it, reports a task carrying this object's own signed callback URL.
+   */
+  async hint(body: unknown): Promise<Outcome<{ status: string }>> {
     const record = this.#record;
     if (!record) return notFound();
-    if (!isTerminal(record.task.status)) {
-      try {
-        await this.#refresh();
-      } catch (error) {
-        // Keep polling; the alarm will try again.
-        this.#log('callback re-read failed', error);
-      }
+    try {
+      if (!record.wiro) await this.#attachFrom(callbackToken(body));
+      else if (!isTerminal(record.task.status) || record.stoppedWaitingAt) await this.#refresh();
+    } catch (error) {
+      // Keep polling; the alarm will try again.
+      this.#log('callback re-read failed', error);
     }
     return { ok: true, body: { status: record.task.status } };
   }
 
   /** Events after `afterId`, oldest first: the history a new or returning watcher catches up on. */
   events(afterId = 0): TaskEvent[] {
+    if (!this.#record) return [];
     return this.ctx.storage.sql
       .exec<{ id: number; status: string; at: number; task: string }>(
         'SELECT id, status, at, task FROM events WHERE id > ? ORDER BY id',
@@ -301,7 +345,7 @@ export class TaskObject extends DurableObject<Bindings> {
    */
   override async fetch(request: Request): Promise<Response> {
     const record = this.#record;
-    if (!record) return Response.json(notFoundBody(), { status: 404 });
+    if (!record) return Response.json({ result: false, errors: notFound().errors }, { status: 404 });
     if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
       const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
       this.ctx.acceptWebSocket(server);
@@ -324,8 +368,9 @@ export class TaskObject extends DurableObject<Bindings> {
   }
 
   /**
-   * One alarm serves two jobs: polling Wiro while no callback comes (until the deadline), and
-   * relaying the final task to the client's webhook, with retries, once it has ended.
+   * One alarm serves every timed job: finding a Run whose answer was lost, polling Wiro while no
+   * callback comes (until the deadline, then stopping the task), reading a stopped task until
+   * Wiro reports its end, and relaying the final task to the client's webhook, with retries.
    */
   override async alarm(): Promise<void> {
     // Jobs due by the time the alarm was set for are due now (an alarm may fire a little early).
@@ -338,25 +383,60 @@ export class TaskObject extends DurableObject<Bindings> {
 
   async #poll(dueBy: number): Promise<void> {
     const record = this.#record;
-    if (!record || isTerminal(record.task.status) || (record.pollAt ?? 0) > dueBy) return;
+    if (!record || record.pollAt === undefined || record.pollAt > dueBy) return;
     record.polls++;
+    const now = Date.now();
+    if (record.stoppedWaitingAt !== undefined) {
+      await this.#refresh().catch((error) => this.#log('late read failed', error));
+      if (record.pollAt === undefined) return;
+      if (now - record.stoppedWaitingAt >= AFTERLIFE_MS) {
+        // Wiro never reported the end: the reservation stays booked as the cost.
+        record.pollAt = undefined;
+        await this.#settleCost(undefined);
+      } else record.pollAt = now + AFTERLIFE_POLL_MS;
+      await this.#save();
+      return;
+    }
     // While Wiro's socket keeps talking, a poll would only repeat what it said.
-    const socketLively = this.#upstream.connected && Date.now() - this.#upstream.lastMessageAt < SOCKET_QUIET_MS;
+    const socketLively = this.#upstream.connected && now - this.#upstream.lastMessageAt < SOCKET_QUIET_MS;
     if (!socketLively) {
       try {
-        await this.#refresh();
+        if (record.wiro) await this.#refresh();
+        else await this.#findLostRun();
       } catch (error) {
         this.#log('poll failed', error);
       }
     }
     if (isTerminal(record.task.status)) return;
-    const now = Date.now();
-    if (now >= record.deadlineAt) {
-      await this.#apply(timedOut(record.task, now - record.createdAt), { trusted: true });
+    if (Date.now() >= record.deadlineAt) {
+      await this.#giveUp();
       return;
     }
-    record.pollAt = Math.min(now + pollDelay(record.polls, readConfig(this.env).pollFirstMs), record.deadlineAt);
+    record.pollAt = nextPollAt(Date.now(), record.polls, readConfig(this.env).pollFirstMs, record.deadlineAt);
     await this.#save();
+  }
+
+  /**
+   * The deadline passed: the client is told the task failed, and the task is stopped on Wiro so
+   * nobody pays for it any longer. Its end (and cost) is still read until Wiro reports it.
+   */
+  async #giveUp(): Promise<void> {
+    const record = this.#record;
+    if (!record) return;
+    const queued = ['task_queue', 'task_accept', 'task_assign'].includes(record.task.status);
+    const waited = Date.now() - record.createdAt;
+    record.stoppedWaitingAt = Date.now();
+    record.pollAt = Date.now() + AFTERLIFE_POLL_MS;
+    await this.#apply(timedOut(record.task, waited), { trusted: true });
+    if (!record.wiro) {
+      // Wiro never confirmed the Run: its cost cannot be read, so the reservation is booked.
+      record.pollAt = undefined;
+      await this.#settleCost(undefined);
+      return;
+    }
+    const stopped = await this.#stopOnWiro(record.wiro.taskid, queued ? 'cancel' : 'kill');
+    if (!stopped.ok) this.#log('could not stop the task on Wiro', stopped.errors[0]?.message);
+    await this.#refresh().catch((error) => this.#log('read after stopping failed', error));
   }
 
   async #relay(dueBy: number): Promise<void> {
@@ -368,7 +448,6 @@ export class TaskObject extends DurableObject<Bindings> {
       ? await deliverWebhook(webhook, secret, record.task)
       : { ok: false, outcome: 'no WEBHOOK_SECRET' };
     webhook.attempts++;
-    webhook.last = result.outcome;
     const delay = WEBHOOK_RETRY_DELAYS_MS[webhook.attempts - 1];
     if (result.ok) webhook.delivered = true;
     else if (delay === undefined || !secret) webhook.gaveUp = true;
@@ -380,24 +459,25 @@ export class TaskObject extends DurableObject<Bindings> {
   /** Follows the task on Wiro's realtime socket, when there is one and it is not connected yet. */
   async #subscribe(): Promise<void> {
     const record = this.#record;
-    if (!record?.socketUrl || isTerminal(record.task.status) || this.#upstream.connected) return;
+    if (!record?.socketUrl || !record.wiro || isTerminal(record.task.status) || this.#upstream.connected) return;
     if ((record.socketAttempts ?? 0) >= SOCKET_ATTEMPTS) return;
     record.socketAttempts = (record.socketAttempts ?? 0) + 1;
     await this.#save();
-    const opened = await this.#upstream.open(record.socketUrl, record.upstreamToken, (message) => {
+    const opened = await this.#upstream.open(record.socketUrl, record.wiro.token, (message) => {
       this.#socketQueue = this.#socketQueue.then(() => this.#onSocketMessage(message));
     });
     if (!opened) this.#log('Wiro socket unavailable; polling', `attempt ${record.socketAttempts}`);
   }
 
   /**
-   * A status from Wiro's socket. Running statuses and progress are taken as they come (the
-   * socket is Wiro's, reached with Wiro's token for this task, which only this object holds);
-   * an ending is confirmed with Detail, which also brings the outputs and the exit code.
+   * A frame from Wiro's socket. Running statuses and progress are taken as they come (the socket
+   * is Wiro's, reached with Wiro's token for this task, which only this object holds); an ending
+   * is confirmed with Detail, which also brings the outputs and the exit code. `task_error` on
+   * the socket is a line of stderr, not a status: it changes nothing.
    */
   async #onSocketMessage(message: SocketMessage): Promise<void> {
     const record = this.#record;
-    if (!record || isTerminal(record.task.status)) return;
+    if (!record || isTerminal(record.task.status) || message.type === 'task_error') return;
     try {
       if (message.type === 'error') {
         this.#upstream.close();
@@ -423,7 +503,7 @@ export class TaskObject extends DurableObject<Bindings> {
     const record = this.#record;
     if (!record) return;
     const due: number[] = [];
-    if (!isTerminal(record.task.status) && record.pollAt !== undefined) due.push(record.pollAt);
+    if (record.pollAt !== undefined) due.push(record.pollAt);
     const webhook = record.webhook;
     if (webhook && !webhook.delivered && !webhook.gaveUp) due.push(webhook.nextAt);
     record.alarmAt = due.length > 0 ? Math.min(...due) : undefined;
@@ -432,14 +512,15 @@ export class TaskObject extends DurableObject<Bindings> {
     else await this.ctx.storage.deleteAlarm();
   }
 
-  /** Re-reads the task on Wiro, once at a time: callers that arrive meanwhile share the read. */
+  /** Re-reads the task on Wiro by Wiro's token, once at a time: callers that arrive meanwhile share the read. */
   #refresh(): Promise<void> {
     const record = this.#record;
-    if (!record) return Promise.resolve();
+    if (!record?.wiro) return Promise.resolve();
+    const token = record.wiro.token;
     this.#refreshing ??= (async () => {
       const wiro = new WiroClient(readConfig(this.env));
       try {
-        const task = await wiro.detail({ taskid: record.taskid });
+        const task = await wiro.detail(token);
         record.readAt = Date.now();
         await this.#apply(task);
       } finally {
@@ -450,6 +531,44 @@ export class TaskObject extends DurableObject<Bindings> {
     return this.#refreshing;
   }
 
+  /** A Run whose answer was lost: Wiro's latest tasks are searched for the one sent with our callback URL. */
+  async #findLostRun(): Promise<void> {
+    const record = this.#record;
+    if (!record || record.wiro) return;
+    const wiro = new WiroClient(readConfig(this.env));
+    try {
+      const found = (await wiro.list({ start: 0, limit: LOST_RUN_SEARCH })).find(
+        (task) => task.callbackurl === record.callbackUrl,
+      );
+      if (found) await this.#attach(found);
+    } finally {
+      record.upstreamCalls += wiro.calls;
+    }
+  }
+
+  /** Asks Wiro about the token a callback named; attaches the task only if it is this object's. */
+  async #attachFrom(token: string | undefined): Promise<void> {
+    const record = this.#record;
+    if (!record || record.wiro || !token) return;
+    const wiro = new WiroClient(readConfig(this.env));
+    try {
+      const task = await wiro.detail(token);
+      if (task.callbackurl === record.callbackUrl) await this.#attach(task);
+    } finally {
+      record.upstreamCalls += wiro.calls;
+    }
+  }
+
+  async #attach(task: WiroTask): Promise<void> {
+    const record = this.#record;
+    if (!record || record.wiro) return;
+    record.wiro = { taskid: String(task.id), token: String(task.socketaccesstoken) };
+    record.readAt = Date.now();
+    this.#log('attached the Run whose answer was lost', `Wiro task ${record.wiro.taskid}`);
+    await this.#apply(task);
+    this.ctx.waitUntil(this.#subscribe());
+  }
+
   /**
    * Takes a task read from Wiro (or made by the Worker, when `trusted`) and moves the state
    * forward if it is news. Persists first, then tells the watchers.
@@ -457,21 +576,24 @@ export class TaskObject extends DurableObject<Bindings> {
   async #apply(upstream: Record<string, unknown>, options: { trusted?: boolean } = {}): Promise<void> {
     const record = this.#record;
     if (!record) return;
-    const next = options.trusted
-      ? (upstream as WiroTask)
-      : toClientTask(upstream, record.token, record.clientCallbackUrl);
+    const next = options.trusted ? (upstream as WiroTask) : toClientTask(upstream, record, record.clientCallbackUrl);
+    if (record.stoppedWaitingAt !== undefined && !options.trusted) {
+      await this.#lateResult(next);
+      return;
+    }
     if (!shouldApply(record.task, next)) {
       await this.#save();
       return;
     }
-    if (isTerminal(next.status)) {
-      record.pollAt = undefined;
+    const terminal = isTerminal(next.status);
+    if (terminal) {
+      if (record.stoppedWaitingAt === undefined) record.pollAt = undefined;
       this.#upstream.close();
-      if (this.env.OUTPUTS && !isFailed(next)) next.outputs = await this.#keepOutputs(next.outputs);
+      if (this.env.OUTPUTS && !isFailed(next)) next.outputs = await this.#keep(next.outputs);
       if (record.clientCallbackUrl) {
         record.webhook = {
           url: record.clientCallbackUrl,
-          id: `msg_${record.taskid}_${this.ctx.id.toString().slice(0, 16)}`,
+          id: `msg_${record.taskid}`,
           attempts: 0,
           nextAt: Date.now(),
           delivered: false,
@@ -482,50 +604,63 @@ export class TaskObject extends DurableObject<Bindings> {
     record.task = next;
     await this.#save();
     this.#append(next);
-    if (isTerminal(next.status)) {
+    if (terminal) {
       await this.#schedule();
-      await this.#settle(record, next);
-    }
-  }
-
-  /** The task has ended: it stops counting as running for its client, and its cost is booked. */
-  async #settle(record: TaskRecord, task: WiroTask): Promise<void> {
-    try {
-      await this.env.LIMITER.get(this.env.LIMITER.idFromName(record.client.key)).release(record.ticket);
-      await this.env.BUDGET.get(this.env.BUDGET.idFromName('global')).spend(
-        record.client.origin,
-        Number(task.totalcost),
-      );
-    } catch (error) {
-      this.#log('could not settle limits and budget', error);
+      await this.#releaseSlot();
+      if (record.stoppedWaitingAt === undefined) await this.#settleCost(Number(next.totalcost));
     }
   }
 
   /**
-   * Copies the outputs from Wiro's CDN to R2 and points them at the Worker, so results outlive
-   * Wiro's links. An output that cannot be copied keeps Wiro's URL.
+   * Wiro's word on a task the Worker stopped waiting for: once Wiro reports its end, its real
+   * cost is booked and any outputs it still made are kept (Detail shows them).
    */
-  async #keepOutputs(outputs: WiroOutput[]): Promise<WiroOutput[]> {
+  async #lateResult(task: WiroTask): Promise<void> {
+    const record = this.#record;
+    if (!record || !isTerminal(task.status)) return;
+    record.pollAt = undefined;
+    if (task.outputs.length > 0 && !isFailed(task)) {
+      record.task.outputs = this.env.OUTPUTS ? await this.#keep(task.outputs) : task.outputs;
+    }
+    record.task.totalcost = task.totalcost;
+    await this.#save();
+    await this.#schedule();
+    await this.#settleCost(Number(task.totalcost));
+  }
+
+  #keep(outputs: WiroTask['outputs']) {
     const bucket = this.env.OUTPUTS;
     const record = this.#record;
-    if (!bucket || !record) return outputs;
-    const folder = this.ctx.id.toString();
-    return Promise.all(
-      outputs.map(async (output, index) => {
-        const name = /^[\w.-]{1,100}$/.test(output.name) ? output.name : `${index}.png`;
-        try {
-          const response = await fetch(output.url, { signal: AbortSignal.timeout(30_000) });
-          if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
-          await bucket.put(`${folder}/${name}`, await response.arrayBuffer(), {
-            httpMetadata: { contentType: output.contenttype || 'image/png' },
-          });
-          return { ...output, url: `${record.publicOrigin}/v1/File/${folder}/${name}`, wirourl: output.url };
-        } catch (error) {
-          this.#log(`could not keep output ${name}`, error);
-          return output;
-        }
-      }),
+    if (!bucket || !record) return Promise.resolve(outputs);
+    return keepOutputs(bucket, this.ctx.id.toString(), record.publicOrigin, outputs, (what, error) =>
+      this.#log(what, error),
     );
+  }
+
+  /** The task no longer counts as running for its client. */
+  async #releaseSlot(): Promise<void> {
+    const record = this.#record;
+    if (!record || record.slotReleased) return;
+    try {
+      await this.env.LIMITER.get(this.env.LIMITER.idFromName(record.client.key)).release(record.ticket);
+      record.slotReleased = true;
+      await this.#save();
+    } catch (error) {
+      this.#log('could not release the running slot', error);
+    }
+  }
+
+  /** The task's cost replaces its reservation in the budget (undefined: the reservation stays as the cost). */
+  async #settleCost(cost: number | undefined): Promise<void> {
+    const record = this.#record;
+    if (!record || record.costSettled) return;
+    try {
+      await this.env.BUDGET.get(this.env.BUDGET.idFromName('global')).settle(record.ticket, cost);
+      record.costSettled = true;
+      await this.#save();
+    } catch (error) {
+      this.#log('could not book the cost', error);
+    }
   }
 
   #append(task: WiroTask): void {
@@ -557,14 +692,39 @@ export class TaskObject extends DurableObject<Bindings> {
 
   #log(what: string, error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
-    console.warn(`TaskObject ${this.#record?.taskid ?? this.ctx.id.toString()}: ${what}: ${message}`);
+    console.warn(`TaskObject ${this.ctx.id.toString().slice(0, 12)}: ${what}: ${message}`);
   }
 }
 
-function notFoundBody() {
-  return { result: false, errors: [{ code: 1, message: 'Task not found: this token was not issued by this Worker' }] };
+function notFound(): Failure {
+  return { ok: false, status: 404, errors: [{ code: WiroCode.notFound, message: NOT_FOUND_MESSAGE }] };
 }
 
-function notFound(): { ok: false; status: number; errors: WiroErrorItem[] } {
-  return { ok: false, status: 404, errors: notFoundBody().errors };
+/** Wiro's token in a callback's body (Wiro does not document the body: both shapes are read). */
+function callbackToken(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const record = body as { socketaccesstoken?: unknown; tasklist?: unknown };
+  const first = Array.isArray(record.tasklist) ? (record.tasklist[0] as { socketaccesstoken?: unknown }) : record;
+  const token = first?.socketaccesstoken;
+  return typeof token === 'string' && /^[\w-]{8,128}$/.test(token) ? token : undefined;
+}
+
+/** What records kept before ids were signed: Wiro's id as the taskid, and Wiro's token apart. */
+interface LegacyFields {
+  upstreamToken?: string;
+}
+
+/** A record written before ids were signed: its token becomes its taskid too (both open it). */
+function migrate(saved: (TaskRecord & LegacyFields) | undefined): TaskRecord | undefined {
+  if (!saved?.upstreamToken) return saved;
+  const { upstreamToken, ...record } = saved;
+  const legacyClient = record.client as unknown as { key: string; origin?: string; budgetLine?: string };
+  return {
+    ...record,
+    wiro: { taskid: record.taskid, token: upstreamToken },
+    taskid: record.token,
+    task: { ...record.task, id: record.token },
+    client: { key: legacyClient.key, budgetLine: legacyClient.budgetLine ?? legacyClient.origin ?? '' },
+    callbackUrl: record.callbackUrl ?? '',
+  };
 }

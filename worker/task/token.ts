@@ -1,41 +1,119 @@
 /**
- * Task tokens and the objects they open. The Worker mints its own token per task (Wiro's
- * `taskid` is sequential and guessable, and Wiro's own token stays with the Worker); whoever
- * holds it may read, stream, cancel and kill that one task. The token names the task's Durable
- * Object, so the mapping survives restarts without a table.
+ * A task's capabilities and the object they open. Every identifier the Worker hands out for a
+ * task, its `socketaccesstoken` and its `taskid`, is `<key><mac>`: 24 random characters that name
+ * the task's Durable Object, then 16 characters of an HMAC (under the Worker's signing secret) of
+ * the key and the identifier's kind. Whoever holds either may read, stream, cancel and kill that
+ * one task; an identifier the Worker never issued fails the MAC and is refused before any object
+ * is touched, so made-up ids cost no storage and reach no Wiro. Wiro's own (sequential) ids and
+ * tokens stay inside the task object.
+ *
+ * Tokens issued before ids were signed (32 characters, no MAC) still open their task.
  *
  * Callbacks come to `/v1/Callback/<object id>/<signature>`: the signature (HMAC of the id under
- * the callback secret) makes the URL unguessable without putting the client's token in it.
+ * the same secret) makes the URL unguessable without putting the client's token in it.
+ *
+ * @example
+ *   const ids = await mintTaskIds(secret);          // { key, token, taskid }
+ *   const stub = await taskObjectOf(env, secret, ids.taskid);
  */
 import type { Bindings, Config } from '../env';
-import { ApiError } from '../errors';
-import { hmacHex, verifyHmacHex } from '../wiro/sign';
+import { ApiError, WiroCode } from '../errors';
+import { hmacBytes, hmacHex, verifyHmacHex } from '../wiro/sign';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-const TOKEN_LENGTH = 32;
-const TOKEN_PATTERN = /^[A-Za-z0-9]{32}$/;
+const KEY_LENGTH = 24;
+const MAC_LENGTH = 16;
+const SIGNED_PATTERN = /^[A-Za-z0-9]{40}$/;
+/** What the Worker minted before ids carried a MAC: the token alone named the object. */
+const LEGACY_PATTERN = /^[A-Za-z0-9]{32}$/;
 
-/** 32 characters from 62 (about 190 bits), without modulo bias. */
-export function mintToken(): string {
-  let token = '';
-  while (token.length < TOKEN_LENGTH) {
-    for (const byte of crypto.getRandomValues(new Uint8Array(48))) {
-      if (byte < 248 && token.length < TOKEN_LENGTH) token += ALPHABET[byte % 62];
+export interface TaskIds {
+  /** Names the task's Durable Object. */
+  key: string;
+  /** The `socketaccesstoken` clients get. */
+  token: string;
+  /** The `taskid` clients get. */
+  taskid: string;
+}
+
+type Kind = 'token' | 'taskid';
+
+/** Random characters from the alphabet, without modulo bias. */
+function randomKey(length = KEY_LENGTH): string {
+  let key = '';
+  while (key.length < length) {
+    for (const byte of crypto.getRandomValues(new Uint8Array(length * 2))) {
+      if (byte < 248 && key.length < length) key += ALPHABET[byte % 62];
     }
   }
-  return token;
+  return key;
 }
 
-/** The task object of a token; a token the Worker never issued answers 404, with no lookup. */
-export function taskByToken(env: Bindings, token: unknown) {
-  if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) {
-    throw new ApiError(404, [{ code: 1, message: 'Task not found: this token was not issued by this Worker' }]);
-  }
-  return env.TASK.get(env.TASK.idFromName(token));
+/** Bytes to the alphabet; the slight bias of `% 62` does not matter for a MAC or a derived key. */
+function encode(bytes: Uint8Array, length: number): string {
+  let text = '';
+  for (let i = 0; i < length; i++) text += ALPHABET[(bytes[i] ?? 0) % 62];
+  return text;
 }
 
-export function newTaskObject(env: Bindings, token: string) {
-  const id = env.TASK.idFromName(token);
+async function mac(secret: string, kind: Kind, key: string): Promise<string> {
+  return encode(await hmacBytes(secret, `task ${kind}\n${key}`), MAC_LENGTH);
+}
+
+/** The token and taskid of a task whose object is named `key` (random unless given). */
+export async function mintTaskIds(secret: string, key: string = randomKey()): Promise<TaskIds> {
+  const [tokenMac, idMac] = await Promise.all([mac(secret, 'token', key), mac(secret, 'taskid', key)]);
+  return { key, token: key + tokenMac, taskid: key + idMac };
+}
+
+/** An object key derived from a message (an `Idempotency-Key` and its client), not random. */
+export async function derivedKey(secret: string, message: string): Promise<string> {
+  return encode(await hmacBytes(secret, message), KEY_LENGTH);
+}
+
+/** Length-independent comparison of two equal-length strings, so a guess learns nothing from timing. */
+function sameText(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return difference === 0;
+}
+
+/** The object name an identifier opens, or undefined when the Worker never issued it. */
+export async function objectNameOf(secret: string, identifier: unknown): Promise<string | undefined> {
+  if (typeof identifier !== 'string') return undefined;
+  if (LEGACY_PATTERN.test(identifier)) return identifier;
+  if (!SIGNED_PATTERN.test(identifier)) return undefined;
+  const key = identifier.slice(0, KEY_LENGTH);
+  const given = identifier.slice(KEY_LENGTH);
+  const [tokenMac, idMac] = await Promise.all([mac(secret, 'token', key), mac(secret, 'taskid', key)]);
+  // Both compared, always, so the answer takes the same time whichever kind was given.
+  const matches = [sameText(given, tokenMac), sameText(given, idMac)];
+  return matches.includes(true) ? key : undefined;
+}
+
+export const NOT_FOUND_MESSAGE = 'Task not found: this taskid or token was not issued by this Worker';
+
+export function notFoundError(): ApiError {
+  return new ApiError(404, [{ code: WiroCode.notFound, message: NOT_FOUND_MESSAGE }]);
+}
+
+/**
+ * The task object that every given identifier names (a request may send both a token and an
+ * id; they must agree). Anything the Worker never issued answers 404 without touching an object.
+ */
+export async function taskObjectOf(env: Bindings, secret: string, ...identifiers: unknown[]) {
+  const given = identifiers.filter(
+    (identifier) => identifier !== undefined && identifier !== null && identifier !== '',
+  );
+  const names = await Promise.all(given.map((identifier) => objectNameOf(secret, String(identifier))));
+  const [name] = names;
+  if (name === undefined || names.some((other) => other !== name)) throw notFoundError();
+  return env.TASK.get(env.TASK.idFromName(name));
+}
+
+export function newTaskObject(env: Bindings, key: string) {
+  const id = env.TASK.idFromName(key);
   return { id: id.toString(), stub: env.TASK.get(id) };
 }
 

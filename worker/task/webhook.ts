@@ -4,6 +4,9 @@
  * `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`), so the receiver can
  * check it came from this Worker. Retries are driven by the task object's alarm.
  *
+ * WEBHOOK_SECRET is `whsec_` + base64, as the standardwebhooks libraries take it (generate one with
+ * `echo "whsec_$(openssl rand -base64 32)"`); the prefix is optional, the base64 is not.
+ *
  * @example receiver side (the standardwebhooks package does the same):
  *   expected = base64(HMAC_SHA256(base64decode(secret without "whsec_"), `${id}.${timestamp}.${body}`))
  */
@@ -17,19 +20,43 @@ export interface WebhookState {
   nextAt: number;
   delivered: boolean;
   gaveUp: boolean;
-  last?: string;
 }
 
 /** Waits before each retry; after the last, the relay gives up (about 1 h 15 min in all). */
 export const WEBHOOK_RETRY_DELAYS_MS = [5_000, 30_000, 120_000, 600_000, 3_600_000];
 const DELIVERY_TIMEOUT_MS = 10_000;
 
+const SECRET_PREFIX = 'whsec_';
+const SECRET_FORMAT =
+  'WEBHOOK_SECRET must be "whsec_" followed by base64, e.g. "whsec_" and the output of `openssl rand -base64 32`';
+
+/**
+ * Base64 as the standardwebhooks libraries decode it: the standard alphabet, padding optional but
+ * correct, at least 4 characters. Stricter than `atob`, which would also take spaces and newlines
+ * and so sign with a key no receiver derives from the same text.
+ */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
+
+/** The secret's base64 text: an optional `whsec_` prefix dropped, as `new Webhook(secret)` does. */
+function secretBase64(secret: string): string {
+  return secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
+}
+
+/** Why a WEBHOOK_SECRET cannot sign deliveries receivers can verify, or undefined if it can. */
+export function webhookSecretProblem(secret: string): string | undefined {
+  const base64 = secretBase64(secret);
+  if (base64.length < 4 || !BASE64.test(base64)) return SECRET_FORMAT;
+  return undefined;
+}
+
+/**
+ * The HMAC key, exactly as the Standard Webhooks libraries derive it from the same text (they
+ * base64-decode with or without the prefix), so every receiver verifies what this signs.
+ */
 function secretBytes(secret: string): Uint8Array<ArrayBuffer> {
-  if (secret.startsWith('whsec_')) {
-    const binary = atob(secret.slice('whsec_'.length));
-    return Uint8Array.from(binary, (char) => char.charCodeAt(0));
-  }
-  return new Uint8Array(new TextEncoder().encode(secret));
+  const problem = webhookSecretProblem(secret);
+  if (problem) throw new Error(problem);
+  return Uint8Array.from(atob(secretBase64(secret)), (char) => char.charCodeAt(0));
 }
 
 export async function signWebhook(secret: string, id: string, timestamp: number, body: string): Promise<string> {
@@ -51,6 +78,9 @@ export async function deliverWebhook(
   secret: string,
   task: WiroTask,
 ): Promise<{ ok: boolean; outcome: string }> {
+  // Unsignable: say why in the record, rather than post something no receiver can verify.
+  const problem = webhookSecretProblem(secret);
+  if (problem) return { ok: false, outcome: problem };
   const body = JSON.stringify(webhookPayload(task));
   const timestamp = Math.floor(Date.now() / 1000);
   try {

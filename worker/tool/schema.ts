@@ -11,7 +11,7 @@ import * as v from 'valibot';
 import { WiroCode } from '../errors';
 import type { WiroErrorItem } from '../protocol';
 import { DEFAULT_LORA, findLora, LORAS, TOOL_SLUG } from './catalog';
-import { isPublicHttpsUrl } from './url';
+import { checkPublicHttpsUrl } from './url';
 
 type FieldKind = 'textarea' | 'select' | 'integer' | 'float' | 'seed' | 'url';
 
@@ -93,7 +93,7 @@ export const FIELDS: readonly FieldSpec[] = [
     name: 'seed',
     kind: 'seed',
     label: 'Seed',
-    help: 'The same seed and settings give the same image.',
+    help: 'The same seed and settings give the same image. Left out of a Run, a random one is used.',
     default: '3572004920',
     min: 0,
     max: LIMITS.seedMax,
@@ -143,7 +143,7 @@ export const SIZE_PRESETS = [
 /** Inputs that are not model parameters but that Run accepts. */
 const EXTRA_FIELDS = ['callbackUrl', 'selectedLoraModelPrivate'] as const;
 
-/** What the Worker sends Wiro after validation: normalized, defaults filled in. */
+/** What the Worker sends Wiro after validation: normalized, defaults filled in (the seed only when given). */
 export interface RunInput {
   prompt: string;
   selectedLoraModel: string;
@@ -152,17 +152,23 @@ export interface RunInput {
   steps: number;
   scale: string;
   samples: number;
-  seed: string;
+  /** Absent when the client sent none: the Run then gets a random one (`withSeed`). */
+  seed?: string;
   width: number;
   height: number;
   /** The selected LoRA's scale setting, by its `generatesettings` id. */
   loraScales: Record<string, string>;
 }
 
+/** A Run's inputs with the seed it will use. */
+export type SeededRunInput = RunInput & { seed: string };
+
 export interface ValidatedRun {
   input: RunInput;
   /** The client's own webhook, relayed to when the task ends. */
   callbackUrl?: string;
+  /** What was accepted but ignored, for a warning header. */
+  ignored?: string;
 }
 
 export type Validation = { ok: true; value: ValidatedRun } | { ok: false; errors: WiroErrorItem[] };
@@ -239,9 +245,23 @@ function fieldSchema(field: FieldSpec): v.GenericSchema<unknown, unknown> {
         v.string(`${name} must be text`),
         v.trim(),
         v.maxLength(field.maxLength ?? 0, `${name} must be at most ${field.maxLength} characters`),
-        v.check((url) => url === '' || isPublicHttpsUrl(url), `${name} must be an https URL on a public host`),
+        publicUrl(name, { optional: true }),
       );
   }
+}
+
+/**
+ * A URL someone else will fetch (Wiro the LoRA file, the relay the webhook): checked, and turned
+ * into the normalised URL that was checked, which is what goes on.
+ */
+function publicUrl(name: string, { optional = false } = {}) {
+  return v.rawTransform<string, string>(({ dataset, addIssue, NEVER }) => {
+    if (optional && dataset.value === '') return '';
+    const checked = checkPublicHttpsUrl(dataset.value);
+    if (checked.ok) return checked.url;
+    addIssue({ message: `${name} ${checked.reason} (an https URL on a public host, default port)` });
+    return NEVER;
+  });
 }
 
 const FIELD_SCHEMAS = new Map(FIELDS.map((field) => [field.name, fieldSchema(field)]));
@@ -265,7 +285,7 @@ const callbackSchema = v.pipe(
   v.string('callbackUrl must be text'),
   v.trim(),
   v.maxLength(LIMITS.urlMaxLength, `callbackUrl must be at most ${LIMITS.urlMaxLength} characters`),
-  v.check(isPublicHttpsUrl, 'callbackUrl must be an https URL on a public host'),
+  publicUrl('callbackUrl'),
 );
 
 function fieldError(field: string, message: string): WiroErrorItem {
@@ -289,10 +309,11 @@ export function validateRunInput(body: Record<string, unknown>): Validation {
   }
   for (const field of FIELDS) {
     const raw = body[field.name];
-    // Absent fields take their defaults, except the prompt: an image of nothing costs money.
+    // Absent fields take their defaults, except the prompt (an image of nothing costs money) and
+    // the seed (a fixed default would make every Run of a prompt the same image).
     if (raw === undefined || raw === null || (raw === '' && field.kind !== 'textarea')) {
       if (field.kind === 'textarea') errors.push(fieldError(field.name, `${field.name} is required`));
-      else values[field.name] = field.default;
+      else if (field.kind !== 'seed') values[field.name] = field.default;
       continue;
     }
     const parsed = v.safeParse(FIELD_SCHEMAS.get(field.name) as v.GenericSchema, raw);
@@ -314,10 +335,17 @@ export function validateRunInput(body: Record<string, unknown>): Validation {
     else errors.push(fieldError('selectedLoraModelPrivate', parsed.issues[0].message));
   }
   let callbackUrl: string | undefined;
+  let ignored: string | undefined;
   if (body.callbackUrl !== undefined && body.callbackUrl !== '') {
-    const parsed = v.safeParse(callbackSchema, body.callbackUrl);
-    if (parsed.success) callbackUrl = parsed.output;
-    else errors.push(fieldError('callbackUrl', parsed.issues[0].message));
+    if (typeof body.callbackUrl === 'string' && !URL.canParse(body.callbackUrl.trim())) {
+      // Wiro's own example sends prose here ("You can provide a callback URL; …"): not a URL at
+      // all is no webhook, not an error. A URL that is not allowed is an error.
+      ignored = 'callbackUrl is not a URL, so no webhook will be sent';
+    } else {
+      const parsed = v.safeParse(callbackSchema, body.callbackUrl);
+      if (parsed.success) callbackUrl = parsed.output;
+      else errors.push(fieldError('callbackUrl', parsed.issues[0].message));
+    }
   }
   if (errors.length > 0) return { ok: false, errors };
 
@@ -335,16 +363,21 @@ export function validateRunInput(body: Record<string, unknown>): Validation {
     steps: Number(values.steps),
     scale: String(values.scale),
     samples: Number(values.samples),
-    seed: String(values.seed),
+    ...(values.seed === undefined ? {} : { seed: String(values.seed) }),
     width: Number(values.width),
     height: Number(values.height),
     loraScales: scales,
   };
-  return { ok: true, value: callbackUrl ? { input, callbackUrl } : { input } };
+  return { ok: true, value: { input, ...(callbackUrl ? { callbackUrl } : {}), ...(ignored ? { ignored } : {}) } };
+}
+
+/** The inputs with the client's seed, or a fresh random one (reported back in the task's `parameters`). */
+export function withSeed(input: RunInput): SeededRunInput {
+  return { ...input, seed: input.seed ?? String(crypto.getRandomValues(new Uint32Array(1))[0]) };
 }
 
 /** The body Wiro receives for a validated Run, in the types Wiro's own example uses. */
-export function upstreamRunBody(input: RunInput, callbackUrl: string): Record<string, unknown> {
+export function upstreamRunBody(input: SeededRunInput, callbackUrl: string): Record<string, unknown> {
   const { loraScales, ...fields } = input;
   return { ...fields, ...loraScales, callbackUrl };
 }

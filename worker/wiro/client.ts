@@ -1,7 +1,8 @@
 /**
  * The upstream client: every call to Wiro goes through `WiroClient`, which signs it, bounds it
- * with a timeout, retries only what is safe to repeat (Detail, never Run: Runs are billed) and
- * turns every way Wiro can fail into an `ApiError` in Wiro's envelope.
+ * with a timeout, retries only what is safe to repeat (reads, never Run: Runs are billed) and
+ * turns every way Wiro can fail into an `UpstreamError` in Wiro's envelope, which also says
+ * whether Wiro refused the call or its answer was lost (a lost Run may have started a task).
  *
  * @example
  *   const wiro = new WiroClient(readConfig(env));
@@ -18,12 +19,32 @@ type ClientConfig = Pick<Config, 'apiBase' | 'apiKey' | 'apiSecret' | 'timeoutMs
 const DETAIL_RETRY_DELAYS_MS = [250, 1000];
 const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 
-export type TaskRef = { taskid: string } | { tasktoken: string };
+/**
+ * A call to Wiro that failed. `refused`: Wiro answered with an error, so nothing happened;
+ * otherwise the answer was lost (no answer in time, a reset, or a success that cannot be read)
+ * and Wiro may have acted on the call.
+ */
+export class UpstreamError extends ApiError {
+  readonly refused: boolean;
+  /** Wiro's HTTP status, when it answered. */
+  readonly upstreamStatus: number | undefined;
 
-export interface UpstreamCallInfo {
-  route: string;
-  status: number;
-  ms: number;
+  constructor(
+    status: number,
+    errors: WiroErrorItem[] | string,
+    options: { refused: boolean; upstreamStatus?: number; cause?: unknown },
+  ) {
+    super(status, errors, { cause: options.cause });
+    this.name = 'UpstreamError';
+    this.refused = options.refused;
+    this.upstreamStatus = options.upstreamStatus;
+  }
+}
+
+/** One of Wiro's task lists (`Task/List`), newest first. */
+export interface TaskListQuery {
+  start: number;
+  limit: number;
 }
 
 export class WiroClient {
@@ -39,24 +60,43 @@ export class WiroClient {
   async run(slug: string, body: Record<string, unknown>): Promise<RunAnswer> {
     const answer = await this.#call(`Run/${slug}`, body);
     if (typeof answer.taskid !== 'string' || typeof answer.socketaccesstoken !== 'string') {
-      throw new ApiError(502, 'Wiro accepted the Run but its answer has no taskid or socketaccesstoken');
+      throw new UpstreamError(502, 'Wiro accepted the Run but its answer has no taskid or socketaccesstoken', {
+        refused: false,
+      });
     }
     return answer as RunAnswer;
   }
 
-  /** Reads one task; retried with backoff on timeouts, network errors, 408, 429 and 5xx. */
-  async detail(ref: TaskRef): Promise<WiroTask> {
+  /** Reads one task by Wiro's token for it (a token, unlike an id, can never name another task). */
+  async detail(tasktoken: string): Promise<WiroTask> {
+    const answer = await this.#read('Task/Detail', { tasktoken });
+    const task = Array.isArray(answer.tasklist) ? (answer.tasklist[0] as WiroTask | undefined) : undefined;
+    if (!task || typeof task.status !== 'string') {
+      throw new UpstreamError(502, 'Wiro answered Task/Detail without the task', { refused: false });
+    }
+    return task;
+  }
+
+  /** The project's latest tasks, newest first: where a Run whose answer was lost can be found. */
+  async list({ start, limit }: TaskListQuery): Promise<WiroTask[]> {
+    const answer = await this.#read('Task/List', {
+      type: 'model',
+      sort: 'id',
+      order: 'DESC',
+      start: String(start),
+      limit: String(limit),
+    });
+    return Array.isArray(answer.tasklist) ? (answer.tasklist as WiroTask[]) : [];
+  }
+
+  /** A read: retried with backoff on timeouts, network errors, 408, 429 and 5xx. */
+  async #read(path: string, body: Record<string, unknown>): Promise<WiroEnvelope> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const answer = await this.#call('Task/Detail', ref);
-        const task = Array.isArray(answer.tasklist) ? (answer.tasklist[0] as WiroTask | undefined) : undefined;
-        if (!task || typeof task.status !== 'string') {
-          throw new ApiError(502, 'Wiro answered Task/Detail without the task');
-        }
-        return task;
+        return await this.#call(path, body);
       } catch (error) {
         const delay = DETAIL_RETRY_DELAYS_MS[attempt];
-        if (delay === undefined || !(error instanceof ApiError) || !isRetryable(error)) throw error;
+        if (delay === undefined || !(error instanceof UpstreamError) || !isRetryable(error)) throw error;
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
@@ -83,9 +123,12 @@ export class WiroClient {
       });
     } catch (error) {
       if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
-        throw new ApiError(504, `Wiro did not answer ${path} within ${timeoutMs / 1000} s`, { cause: error });
+        throw new UpstreamError(504, `Wiro did not answer ${path} within ${timeoutMs / 1000} s`, {
+          refused: false,
+          cause: error,
+        });
       }
-      throw new ApiError(502, `Wiro could not be reached for ${path}`, { cause: error });
+      throw new UpstreamError(502, `Wiro could not be reached for ${path}`, { refused: false, cause: error });
     }
     return parseAnswer(path, response, timeoutMs);
   }
@@ -96,7 +139,10 @@ async function parseAnswer(path: string, response: Response, timeoutMs: number):
   try {
     text = await response.text();
   } catch (error) {
-    throw new ApiError(504, `Wiro did not finish answering ${path} within ${timeoutMs / 1000} s`, { cause: error });
+    throw new UpstreamError(504, `Wiro did not finish answering ${path} within ${timeoutMs / 1000} s`, {
+      refused: false,
+      cause: error,
+    });
   }
   let answer: unknown;
   try {
@@ -105,17 +151,19 @@ async function parseAnswer(path: string, response: Response, timeoutMs: number):
     answer = undefined;
   }
   if (!isEnvelope(answer)) {
-    throw new ApiError(
+    // An error page is a refusal; a success that cannot be read may still have done its work.
+    throw new UpstreamError(
       502,
       `Wiro answered ${path} with something that is not its JSON (HTTP ${response.status}, ${
         response.headers.get('content-type') || 'no content type'
       })`,
-      { headers: { 'x-upstream-status': String(response.status) } },
+      { refused: !response.ok, upstreamStatus: response.status },
     );
   }
   if (answer.result === true && response.ok) return answer;
-  throw new ApiError(upstreamErrorStatus(response.status, answer.errors), upstreamErrors(path, answer.errors), {
-    headers: { 'x-upstream-status': String(response.status) },
+  throw new UpstreamError(upstreamErrorStatus(response.status, answer.errors), upstreamErrors(path, answer.errors), {
+    refused: true,
+    upstreamStatus: response.status,
   });
 }
 
@@ -149,9 +197,7 @@ function upstreamErrorStatus(status: number, errors: unknown): number {
   return 400;
 }
 
-function isRetryable(error: ApiError): boolean {
-  const upstream = Number(error.headers['x-upstream-status']);
-  if (error.status === 504) return true;
-  if (error.status === 502 && Number.isNaN(upstream)) return true; // unreachable, or reset
-  return RETRYABLE_STATUSES.has(upstream);
+function isRetryable(error: UpstreamError): boolean {
+  if (error.upstreamStatus === undefined) return true; // no answer: unreachable, reset or too slow
+  return RETRYABLE_STATUSES.has(error.upstreamStatus);
 }

@@ -21,13 +21,18 @@ function hmacKey(secret: string): Promise<CryptoKey> {
   return key;
 }
 
-function toHex(bytes: ArrayBuffer): string {
-  return [...new Uint8Array(bytes)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+function toHex(bytes: Uint8Array): string {
+  return [...bytes].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** HMAC-SHA256 of `message` under `key`. */
+export async function hmacBytes(key: string, message: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.sign('HMAC', await hmacKey(key), encoder.encode(message)));
 }
 
 /** Lowercase hex HMAC-SHA256 of `message` under `key`. */
 export async function hmacHex(key: string, message: string): Promise<string> {
-  return toHex(await crypto.subtle.sign('HMAC', await hmacKey(key), encoder.encode(message)));
+  return toHex(await hmacBytes(key, message));
 }
 
 /** Constant-time check of a hex HMAC, through `crypto.subtle.verify`. */
