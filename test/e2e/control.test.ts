@@ -4,7 +4,7 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { control, events, launch, normalPace, openHost, ready, waitForEvent } from './helpers.ts';
+import { control, events, launch, newestWiroTaskId, normalPace, openHost, ready, waitForEvent } from './helpers.ts';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -19,7 +19,7 @@ describe('control', () => {
     const { context, page } = await openHost(browser);
     const widget = page.locator('wiro-flux');
     await widget.locator('[part="submit"]').click();
-    const task = await waitForEvent(page, 'wiro-task');
+    await waitForEvent(page, 'wiro-task');
     const cancel = widget.locator('[part="cancel"]');
     await expect.poll(() => cancel.textContent()).toBe('Cancel');
     await cancel.click();
@@ -29,10 +29,9 @@ describe('control', () => {
     await expect.poll(() => widget.locator('[part="status"]').textContent()).toContain('Cancelled');
     expect(await cancel.count()).toBe(0);
     const state = await control('state');
-    expect(state.tasks.find((t: any) => t.id === task.detail.taskid).status).toBe('task_cancel');
-    expect(state.calls.filter((c: any) => c.route === 'Cancel' && c.body?.taskid === task.detail.taskid).length).toBe(
-      1,
-    );
+    const wiroId = await newestWiroTaskId();
+    expect(state.tasks.find((t: any) => t.id === wiroId).status).toBe('task_cancel');
+    expect(state.calls.filter((c: any) => c.route === 'Cancel' && c.body?.taskid === wiroId).length).toBe(1);
     await context.close();
   });
 
@@ -41,17 +40,16 @@ describe('control', () => {
     const { context, page } = await openHost(browser);
     const widget = page.locator('wiro-flux');
     await widget.locator('[part="submit"]').click();
-    const task = await waitForEvent(page, 'wiro-task');
-    await control(`tasks/${task.detail.taskid}/advance`, { to: 'task_output' });
+    await waitForEvent(page, 'wiro-task');
+    const wiroId = await newestWiroTaskId();
+    await control(`tasks/${wiroId}/advance`, { to: 'task_output' });
     const stop = widget.locator('[part="cancel"]');
     await expect.poll(() => stop.textContent(), { timeout: 15_000 }).toBe('Stop');
     await stop.click();
 
     const done = await waitForEvent(page, 'wiro-done');
     expect(done.detail.task.status).toBe('task_cancel');
-    const calls = (await control('state')).calls
-      .filter((c: any) => c.body?.taskid === task.detail.taskid)
-      .map((c: any) => c.route);
+    const calls = (await control('state')).calls.filter((c: any) => c.body?.taskid === wiroId).map((c: any) => c.route);
     expect(calls).toContain('Kill');
     expect(calls).not.toContain('Cancel');
     await context.close();

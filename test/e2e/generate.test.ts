@@ -21,7 +21,8 @@ describe('generate', () => {
 
     const task = await waitForEvent(page, 'wiro-task');
     expect(task.composed).toBe(true);
-    expect(task.detail.taskid).toMatch(/^\d+$/);
+    // The Worker's own id, a capability like the token: never Wiro's sequential one.
+    expect(task.detail.taskid).toMatch(/^[A-Za-z0-9]{40}$/);
     expect(task.detail.socketaccesstoken).toEqual(expect.any(String));
 
     const done = await waitForEvent(page, 'wiro-done');

@@ -58,6 +58,17 @@ export async function control(path: string, body?: unknown): Promise<any> {
   return response.json();
 }
 
+/**
+ * The emulator's (Wiro's) id of the task a page just started. The Worker never shows Wiro's ids,
+ * and the end-to-end tests start one task at a time, so it is the newest task on the emulator.
+ */
+export async function newestWiroTaskId(): Promise<string> {
+  const state = await control('state');
+  const newest = state.tasks.at(-1);
+  if (!newest) throw new Error('the emulator has no task');
+  return newest.id;
+}
+
 /** Back to the suite's normal pace, with no pending failures. */
 export function normalPace(): Promise<unknown> {
   return control('config', { speed: E2E_SPEED, failNextTasks: 0, dropCallbacks: false });

@@ -5,7 +5,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { control, launch, normalPace, openHost, screenshot, waitForEvent } from './helpers.ts';
+import { control, launch, newestWiroTaskId, normalPace, openHost, screenshot, waitForEvent } from './helpers.ts';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -29,8 +29,9 @@ async function generating(page: Page): Promise<void> {
   await widget.locator('[part="lora"]').selectOption('1328');
   await widget.locator('[part="prompt"]').fill('a lighthouse at dusk, bold geometric shapes');
   await widget.locator('[part="submit"]').click();
-  const task = await waitForEvent(page, 'wiro-task');
-  for (let i = 0; i < 4; i++) await control(`tasks/${task.detail.taskid}/advance`, { to: 'task_output' });
+  await waitForEvent(page, 'wiro-task');
+  const wiroId = await newestWiroTaskId();
+  for (let i = 0; i < 4; i++) await control(`tasks/${wiroId}/advance`, { to: 'task_output' });
   await expect.poll(() => widget.locator('.meta').textContent(), { timeout: 15_000 }).toContain('Step');
   await page.waitForTimeout(500); // the progress bar eases to its value
 }

@@ -7,7 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { inflateSync, crc32 as zlibCrc32 } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Emulator, EmulatorTask } from './emulator.ts';
-import { AUTH_ERROR_MESSAGE, DEFAULT_FAIL_MESSAGE, FIRST_TASK_ID, signNonce, startEmulator } from './emulator.ts';
+import {
+  AUTH_ERROR_MESSAGE,
+  DEFAULT_FAIL_MESSAGE,
+  FAULT_KINDS,
+  FIRST_TASK_ID,
+  signNonce,
+  startEmulator,
+} from './emulator.ts';
 import { crc32 } from './png.ts';
 import { acceptKey } from './websocket.ts';
 
@@ -484,7 +491,20 @@ describe('tasks', () => {
       statuses.push(task.status);
       if (task.status === 'task_postprocess_end') break;
     }
-    expect(statuses).toContain('task_error');
+    // The interim task_error is a line on the socket: Detail never shows it as a status.
+    expect(statuses).not.toContain('task_error');
+    expect(dedupe(statuses)).toEqual([
+      'task_accept',
+      'task_assign',
+      'task_preprocess_start',
+      'task_preprocess_end',
+      'task_start',
+      'task_output',
+      'task_error_full',
+      'task_end',
+      'task_postprocess_start',
+      'task_postprocess_end',
+    ]);
     const failed = await detail(emu, failing);
     expect(failed).toMatchObject({
       status: 'task_postprocess_end',
@@ -500,6 +520,119 @@ describe('tasks', () => {
     emu.configure({ failNextTasks: 1, failMessage: 'ValueError: boom' });
     const custom = await run(emu);
     expect((await advance(emu, custom, 'task_postprocess_end')).debugerror).toBe('ValueError: boom');
+  });
+
+  it('holds a task that dies before it runs at task_error for good', async () => {
+    const { json } = await control(emu, 'config', { fatalNextTasks: 1, failNextTasks: 1 });
+    expect(json.config).toMatchObject({ fatalNextTasks: 1, failNextTasks: 1 });
+    const dead = await run(emu);
+    // fatalNextTasks is counted first; the next task takes failNextTasks.
+    expect(emu.state().config).toMatchObject({ fatalNextTasks: 0, failNextTasks: 1 });
+    expect((await detail(emu, dead)).status).toBe('task_queue');
+    expect((await advance(emu, dead)).status).toBe('task_accept');
+    const ended = await advance(emu, dead);
+    expect(ended).toMatchObject({
+      status: 'task_error',
+      pexit: '1',
+      debugerror: DEFAULT_FAIL_MESSAGE,
+      totalcost: '0',
+      outputs: [],
+      starttime: '0',
+    });
+    expect(ended.endtime).toMatch(/^[1-9]\d{9}$/);
+    expect(await detail(emu, dead)).toEqual(ended);
+
+    // It is over: no step, no Cancel, no Kill, and time changes nothing.
+    const again = await control(emu, `tasks/${dead}/advance`, {});
+    expect(again.status).toBe(409);
+    expect(String((again.json.errors as Array<{ message: string }>)[0]?.message)).toContain('task_error');
+    expect((await control(emu, `tasks/${dead}/advance`, { to: 'task_cancel' })).status).toBe(409);
+    const cancel = await post(emu, '/v1/Task/Cancel', { taskid: dead });
+    expect(cancel.json).toEqual({
+      result: false,
+      errors: [{ code: 0, message: 'Task can not be cancelled in status task_error' }],
+    });
+    const kill = await post(emu, '/v1/Task/Kill', { socketaccesstoken: ended.socketaccesstoken });
+    expect(kill.json).toEqual({
+      result: false,
+      errors: [{ code: 0, message: 'Task can not be killed in status task_error' }],
+    });
+    emu.configure({ speed: 1000 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await detail(emu, dead)).toEqual(ended);
+    emu.configure({ speed: 0 });
+
+    // advance {to: 'task_error'} jumps straight there; on its own it gets there too.
+    emu.configure({ fatalNextTasks: 2, failMessage: 'RuntimeError: model weights missing' });
+    const jumped = await advance(emu, await run(emu), 'task_error');
+    expect(jumped).toMatchObject({ status: 'task_error', debugerror: 'RuntimeError: model weights missing' });
+    expect(jumped.accepttime).not.toBe('0');
+    const walking = await run(emu);
+    emu.configure({ speed: 50 });
+    const seen = await waitFor(async () => {
+      const task = await detail(emu, walking);
+      return task.status === 'task_error' ? task : undefined;
+    });
+    expect(seen.pexit).toBe('1');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await detail(emu, walking)).status).toBe('task_error');
+
+    for (const bad of [-1, 1.5, '2']) {
+      expect((await control(emu, 'config', { fatalNextTasks: bad })).status).toBe(400);
+    }
+  });
+
+  it('finds a task named by both taskid and tasktoken only when both name it', async () => {
+    const a = await post(emu, TOOL_PATH, { prompt: 'a' });
+    const b = await post(emu, TOOL_PATH, { prompt: 'b' });
+    const both = await post(emu, '/v1/Task/Detail', { tasktoken: a.json.socketaccesstoken, taskid: a.json.taskid });
+    expect(both.json).toMatchObject({ result: true, total: '1' });
+    expect((both.json.tasklist as EmulatorTask[])[0]?.id).toBe(a.json.taskid);
+    const notFound = { result: false, errors: [{ code: 1, message: 'Task not found' }], total: '0', tasklist: [] };
+    const mixed = await post(emu, '/v1/Task/Detail', { tasktoken: a.json.socketaccesstoken, taskid: b.json.taskid });
+    expect(mixed.json).toEqual(notFound);
+    const unknownId = await post(emu, '/v1/Task/Detail', { tasktoken: a.json.socketaccesstoken, taskid: '1' });
+    expect(unknownId.json).toEqual(notFound);
+    const unknownToken = await post(emu, '/v1/Task/Detail', { tasktoken: 'A'.repeat(30), taskid: a.json.taskid });
+    expect(unknownToken.json).toEqual(notFound);
+    // An empty field names nothing: the other one decides.
+    const empty = await post(emu, '/v1/Task/Detail', { tasktoken: '', taskid: b.json.taskid });
+    expect((empty.json.tasklist as EmulatorTask[])[0]?.id).toBe(b.json.taskid);
+  });
+
+  it('lists tasks newest first, a page at a time, as Wiro-MCP asks', async () => {
+    const ids = [await run(emu, { callbackUrl: 'http://127.0.0.1:9/hook' }), await run(emu), await run(emu)];
+    await advance(emu, ids[0] ?? '', 'task_start');
+    const mcpBody = { type: 'model', sort: 'id', order: 'DESC', start: '0', limit: '20' };
+    const listed = await post(emu, '/v1/Task/List', mcpBody);
+    expect(listed.status).toBe(200);
+    expect(listed.json).toMatchObject({ result: true, errors: [], total: '3' });
+    const tasklist = listed.json.tasklist as EmulatorTask[];
+    expect(tasklist.map((t) => t.id)).toEqual([...ids].reverse());
+    // Each entry is the task exactly as Detail shows it, callbackurl included.
+    for (const task of tasklist) expect(task).toEqual(await detail(emu, task.id));
+    expect(tasklist[2]).toMatchObject({ callbackurl: 'http://127.0.0.1:9/hook', status: 'task_start' });
+
+    const page = await post(emu, '/v1/Task/List', { ...mcpBody, start: '1', limit: '1' });
+    expect(page.json.total).toBe('3');
+    expect((page.json.tasklist as EmulatorTask[]).map((t) => t.id)).toEqual([ids[1]]);
+    const past = await post(emu, '/v1/Task/List', { ...mcpBody, start: '5' });
+    expect(past.json).toMatchObject({ result: true, total: '3', tasklist: [] });
+    const oldest = await post(emu, '/v1/Task/List', { ...mcpBody, order: 'ASC', limit: '2' });
+    expect((oldest.json.tasklist as EmulatorTask[]).map((t) => t.id)).toEqual(ids.slice(0, 2));
+
+    for (let i = 0; i < 100; i++) await run(emu);
+    const capped = await post(emu, '/v1/Task/List', { ...mcpBody, limit: '500' });
+    expect(capped.json.total).toBe('103');
+    expect(capped.json.tasklist).toHaveLength(100);
+
+    // Signed like every Wiro route, recorded as 'List', and open to faults.
+    expect((await post(emu, '/v1/Task/List', mcpBody, { secret: 'other' })).status).toBe(401);
+    emu.fault({ route: 'List', kind: '502' });
+    expect((await post(emu, '/v1/Task/List', mcpBody)).status).toBe(502);
+    const calls = emu.state().calls.filter((c) => c.path === '/v1/Task/List');
+    expect(calls.every((c) => c.route === 'List')).toBe(true);
+    expect(calls.at(-1)).toMatchObject({ fault: '502', body: mcpBody });
   });
 
   it('accepts multipart, urlencoded and JSON labelled multipart', async () => {
@@ -683,6 +816,82 @@ describe('faults', () => {
     expect(await pending).toBeInstanceOf(Error);
   });
 
+  it('answers a Run late: the task exists and runs at once, the answer comes after delayMs', async () => {
+    emu.fault({ route: 'Run', kind: 'late', delayMs: 300 });
+    const started = Date.now();
+    const pending = post(emu, TOOL_PATH, { prompt: 'late', width: 8, height: 8 }).then((r) => ({
+      ...r,
+      at: Date.now(),
+    }));
+    const [task] = await waitFor(() => {
+      const tasks = emu.state().tasks;
+      return tasks.length === 1 ? tasks : undefined;
+    });
+    if (!task) throw new Error('no task');
+    expect(Date.now() - started).toBeLessThan(250);
+    // Other calls go on meanwhile, and the task moves (and ends) before its Run is answered.
+    const done = await advance(emu, task.id, 'task_postprocess_end');
+    expect(done.pexit).toBe('0');
+    expect(emu.state().calls.find((c) => c.route === 'Run')).toMatchObject({ fault: 'late', status: null });
+    const answer = await pending;
+    expect(answer.at - started).toBeGreaterThanOrEqual(290);
+    expect(answer.status).toBe(200);
+    expect(answer.json).toEqual({
+      result: true,
+      errors: [],
+      taskid: task.id,
+      socketaccesstoken: task.socketaccesstoken,
+    });
+    expect(emu.state().calls.find((c) => c.route === 'Run')).toMatchObject({
+      fault: 'late',
+      status: 200,
+      authorized: true,
+    });
+    // Only the next matching call: the one after is answered at once.
+    const quick = Date.now();
+    await run(emu);
+    expect(Date.now() - quick).toBeLessThan(250);
+  });
+
+  it('loses a late answer when the client has gone, and the task runs on', async () => {
+    emu.fault({ route: 'Run', kind: 'late', delayMs: 200 });
+    const aborter = new AbortController();
+    const gone = fetch(`${emu.url}${TOOL_PATH}`, {
+      method: 'POST',
+      headers: { ...headersFor({}), 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'nobody hears this', width: 8, height: 8 }),
+      signal: aborter.signal,
+    }).catch((err: unknown) => err);
+    const [task] = await waitFor(() => {
+      const tasks = emu.state().tasks;
+      return tasks.length === 1 ? tasks : undefined;
+    });
+    aborter.abort();
+    expect(await gone).toBeInstanceOf(Error);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(emu.state().calls[0]).toMatchObject({ route: 'Run', fault: 'late', status: null });
+    expect((await advance(emu, task?.id ?? '', 'task_postprocess_end')).pexit).toBe('0');
+    expect((await detail(emu, task?.id ?? '')).status).toBe('task_postprocess_end');
+  });
+
+  it("takes 'late' on Wiro routes and files, not on the socket", async () => {
+    expect(FAULT_KINDS).toContain('late');
+    expect((await control(emu, 'faults', { route: 'Socket', kind: 'late' })).status).toBe(400);
+    expect(() => emu.fault({ route: 'Socket', kind: 'late' })).toThrow(/Socket/);
+    // On Detail the answer is read first, then held: it shows the task as it was then.
+    const taskid = await run(emu, { width: 8, height: 8 });
+    emu.fault({ route: 'Detail', kind: 'late', delayMs: 200 });
+    const stale = post(emu, '/v1/Task/Detail', { taskid });
+    await waitFor(() => (emu.state().calls.at(-1)?.route === 'Detail' ? true : undefined));
+    await advance(emu, taskid, 'task_start');
+    expect(((await stale).json.tasklist as EmulatorTask[])[0]?.status).toBe('task_queue');
+    const task = await advance(emu, taskid, 'task_postprocess_end');
+    emu.fault({ route: 'Files', kind: 'late', delayMs: 200 });
+    const started = Date.now();
+    expect((await fetch(task.outputs[0]?.url ?? '')).status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+  });
+
   it('can break the file route too', async () => {
     const taskid = await run(emu, { width: 8, height: 8 });
     const task = await advance(emu, taskid, 'task_postprocess_end');
@@ -783,6 +992,37 @@ describe('callbacks', () => {
       return list.length === 2 ? list : undefined;
     }, 4000);
     expect(records.every((r) => r.status === null && typeof r.error === 'string')).toBe(true);
+  });
+
+  it('calls back once for a task that dies before it runs', async () => {
+    emu.configure({ fatalNextTasks: 1 });
+    const taskid = await run(emu, { callbackUrl: receiverUrl });
+    await advance(emu, taskid, 'task_accept');
+    expect(received).toEqual([]);
+    await advance(emu, taskid);
+    await waitFor(() => (received.length === 1 ? true : undefined));
+    const body = JSON.parse(received[0]?.body ?? '') as { tasklist: EmulatorTask[] };
+    expect(body.tasklist[0]).toMatchObject({
+      id: taskid,
+      status: 'task_error',
+      pexit: '1',
+      debugerror: DEFAULT_FAIL_MESSAGE,
+      outputs: [],
+    });
+    emu.configure({ speed: 1000 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(received).toHaveLength(1);
+    expect(emu.state().callbacks).toEqual([expect.objectContaining({ taskid, attempt: 1, status: 200 })]);
+  });
+
+  it('calls back for a Run whose answer is late, before that answer', async () => {
+    emu.fault({ route: 'Run', kind: 'late', delayMs: 400 });
+    const pending = post(emu, TOOL_PATH, { prompt: 'p', width: 8, height: 8, callbackUrl: receiverUrl });
+    const task = await waitFor(() => emu.state().tasks[0]);
+    await advance(emu, task.id, 'task_postprocess_end');
+    await waitFor(() => (received.length === 1 ? true : undefined));
+    expect(emu.state().calls[0]?.status).toBeNull();
+    expect((await pending).json.taskid).toBe(task.id);
   });
 
   it('drops callbacks when told to', async () => {
@@ -1050,15 +1290,30 @@ const SOCKET_ORDER = [
   ...RUNNING_ORDER.slice(RUNNING_ORDER.indexOf('task_output') + 1),
 ];
 
+/** Statuses whose socket frames carry `message: null`: nothing but the status to say. */
+const LIFECYCLE = [
+  'task_queue',
+  'task_accept',
+  'task_assign',
+  'task_preprocess_start',
+  'task_preprocess_end',
+  'task_start',
+  'task_end',
+  'task_postprocess_start',
+  'task_cancel',
+];
+
 /** Checks a full stream of a task that ended well, as Wiro's socket sends it. */
-function expectGoodStream(messages: WsMessage[], taskid: string, outputs: number): void {
+function expectGoodStream(messages: WsMessage[], taskid: string, token: string, outputs: number): void {
   expect(messages.map((m) => m.type)).toEqual(SOCKET_ORDER);
   const steps: number[] = [];
   for (const [i, m] of messages.entries()) {
     const last = i === messages.length - 1;
-    expect(m).toMatchObject({ id: taskid, result: true, success: true, terminal: last });
+    expect(m).toMatchObject({ id: taskid, tasktoken: token, result: true, success: true, terminal: last });
     if (last) expect(m.exitCode).toBe('0');
     else expect(m).not.toHaveProperty('exitCode');
+    if (LIFECYCLE.includes(m.type as string)) expect(m.message, m.type as string).toBeNull();
+    if (m.type === 'task_output_full') expect(m.message).toMatch(/^100%\|██████████\| 20\/20 \[/);
     if (m.type === 'task_output') {
       expect(m.message).toMatchObject({
         type: 'progressGenerate',
@@ -1106,7 +1361,8 @@ describe('realtime socket', () => {
     expect(ws.messages[0]).toEqual({
       type: 'task_queue',
       id: taskid,
-      message: '',
+      tasktoken: token,
+      message: null,
       result: true,
       success: true,
       terminal: false,
@@ -1116,7 +1372,7 @@ describe('realtime socket', () => {
       await ws.messageCount(n);
     }
     expect(await ws.closed).toEqual({ code: 1000, reason: 'Task finished' });
-    expectGoodStream(ws.messages, taskid, 2);
+    expectGoodStream(ws.messages, taskid, token, 2);
     const task = await detail(emu, taskid);
     expect(ws.messages.at(-1)?.message).toEqual(task.outputs);
 
@@ -1124,6 +1380,7 @@ describe('realtime socket', () => {
     expect(state.sockets).toEqual([
       {
         taskid,
+        taskids: [taskid],
         openedAt: expect.any(Number),
         closedAt: expect.any(Number),
         messages: SOCKET_ORDER.length,
@@ -1145,22 +1402,37 @@ describe('realtime socket', () => {
     emu.configure({ speed: 50 });
     expect((await ws.closed)?.code).toBe(1000);
     expect(Date.now() - started).toBeLessThan(2000);
-    expectGoodStream(ws.messages, taskid, 1);
+    expectGoodStream(ws.messages, taskid, token, 1);
   });
 
   it('ends a failed task with result false and the error, a cancelled one with task_cancel', async () => {
     emu.configure({ failNextTasks: 1 });
     const failing = await runWithToken(emu);
     const a = await subscribe(emu, failing.token);
+    // The interim task_error: a stderr line on the socket while Detail's status stays put.
+    const atError = await advance(emu, failing.taskid, 'task_error');
+    expect(atError).toMatchObject({ status: 'task_output', debugerror: DEFAULT_FAIL_MESSAGE });
+    expect(await detail(emu, failing.taskid)).toMatchObject({ status: 'task_output', pexit: '0' });
+    await a.until(() => a.messages.at(-1)?.type === 'task_error', 'the task_error line');
+    expect(a.messages.at(-1)).toEqual({
+      type: 'task_error',
+      id: failing.taskid,
+      tasktoken: failing.token,
+      message: DEFAULT_FAIL_MESSAGE,
+      result: true,
+      success: true,
+      terminal: false,
+    });
     await advance(emu, failing.taskid, 'task_postprocess_end');
     expect((await a.closed)?.code).toBe(1000);
     const types = a.messages.map((m) => m.type);
-    expect(types).toContain('task_error');
+    expect(types.filter((t) => t === 'task_error')).toHaveLength(1);
     expect(types).not.toContain('task_output_full');
-    expect(a.messages.find((m) => m.type === 'task_error')?.message).toBe(DEFAULT_FAIL_MESSAGE);
+    expect(a.messages.find((m) => m.type === 'task_error_full')?.message).toBe(DEFAULT_FAIL_MESSAGE);
     expect(a.messages.at(-1)).toEqual({
       type: 'task_postprocess_end',
       id: failing.taskid,
+      tasktoken: failing.token,
       message: DEFAULT_FAIL_MESSAGE,
       result: false,
       success: false,
@@ -1177,7 +1449,8 @@ describe('realtime socket', () => {
     expect(b.messages[1]).toEqual({
       type: 'task_cancel',
       id: queued.taskid,
-      message: '',
+      tasktoken: queued.token,
+      message: null,
       result: true,
       success: true,
       terminal: true,
@@ -1190,10 +1463,136 @@ describe('realtime socket', () => {
     expect(late.messages.map((m) => m.type)).toEqual(['task_cancel']);
   });
 
+  it('ends a task that dies before it runs with a terminal task_error frame', async () => {
+    emu.configure({ fatalNextTasks: 1 });
+    const { taskid, token } = await runWithToken(emu);
+    const ws = await subscribe(emu, token);
+    await advance(emu, taskid, 'task_error');
+    expect(await ws.closed).toEqual({ code: 1000, reason: 'Task finished' });
+    expect(ws.messages).toEqual([
+      { type: 'task_queue', id: taskid, tasktoken: token, message: null, result: true, success: true, terminal: false },
+      {
+        type: 'task_accept',
+        id: taskid,
+        tasktoken: token,
+        message: null,
+        result: true,
+        success: true,
+        terminal: false,
+      },
+      {
+        type: 'task_error',
+        id: taskid,
+        tasktoken: token,
+        message: DEFAULT_FAIL_MESSAGE,
+        result: false,
+        success: false,
+        terminal: true,
+        exitCode: '1',
+      },
+    ]);
+    // Subscribing later: the same ending at once, then close.
+    const late = await subscribe(emu, token);
+    expect((await late.closed)?.code).toBe(1000);
+    expect(late.messages).toEqual([ws.messages[2]]);
+  });
+
+  it('sends progress as an object or, with progressAs string, as a JSON string', async () => {
+    const { taskid, token } = await runWithToken(emu);
+    const ws = await subscribe(emu, token);
+    await advance(emu, taskid, 'task_output');
+    await ws.until(() => ws.messages.at(-1)?.type === 'task_output', 'task_output');
+    const asObject = ws.messages.at(-1)?.message;
+    expect(asObject).toEqual({
+      type: 'progressGenerate',
+      percentage: expect.stringMatching(/^\d+$/),
+      stepCurrent: expect.stringMatching(/^\d+$/),
+      stepTotal: '20',
+      speed: expect.stringMatching(/it\/s$/),
+      elapsedTime: expect.stringMatching(/^\d\d:\d\d$/),
+      remainingTime: expect.stringMatching(/^\d\d:\d\d$/),
+    });
+    expect(JSON.parse((await detail(emu, taskid)).progress)).toEqual(asObject);
+
+    const { json } = await control(emu, 'config', { progressAs: 'string' });
+    expect(json.config).toMatchObject({ progressAs: 'string' });
+    const count = ws.messages.length;
+    await advance(emu, taskid);
+    await ws.messageCount(count + 1);
+    const asString = ws.messages.at(-1);
+    expect(asString).toMatchObject({ type: 'task_output', id: taskid, tasktoken: token, terminal: false });
+    expect(typeof asString?.message).toBe('string');
+    const decoded = JSON.parse(asString?.message as string) as Record<string, unknown>;
+    expect(Object.keys(decoded)).toEqual(Object.keys(asObject as object));
+    expect(decoded).toMatchObject({ type: 'progressGenerate', stepTotal: '20' });
+    for (const key of ['percentage', 'stepCurrent', 'stepTotal']) expect(typeof decoded[key]).toBe('string');
+    expect(Number(decoded.stepCurrent)).toBeGreaterThan(Number((asObject as Record<string, string>).stepCurrent));
+
+    expect((await control(emu, 'config', { progressAs: 'number' })).status).toBe(400);
+    emu.reset();
+    expect(emu.state().config.progressAs).toBe('object');
+  });
+
+  it('follows several tasks on one connection and closes after the last one ends', async () => {
+    const a = await runWithToken(emu);
+    const b = await runWithToken(emu);
+    const ws = await subscribe(emu, a.token);
+    ws.send(JSON.stringify({ type: 'task_info', tasktoken: b.token }));
+    await ws.messageCount(2);
+    expect(ws.messages.map((m) => [m.type, m.id, m.tasktoken])).toEqual([
+      ['task_queue', a.taskid, a.token],
+      ['task_queue', b.taskid, b.token],
+    ]);
+
+    await advance(emu, b.taskid, 'task_accept');
+    await ws.messageCount(3);
+    expect(ws.messages[2]).toMatchObject({ type: 'task_accept', id: b.taskid, tasktoken: b.token });
+
+    // A repeated subscription resends the current status only; an unknown token gets an error
+    // but does not close a connection that still follows live tasks; nor does a bad message.
+    ws.send(JSON.stringify({ type: 'task_info', tasktoken: a.token }));
+    ws.send(JSON.stringify({ type: 'task_info', tasktoken: 'Z'.repeat(30) }));
+    ws.send('hello');
+    await ws.messageCount(6);
+    expect(ws.messages.slice(3)).toEqual([
+      expect.objectContaining({ type: 'task_queue', id: a.taskid }),
+      { type: 'error', id: '', tasktoken: 'Z'.repeat(30), message: 'Task not found', result: false },
+      expect.objectContaining({ type: 'error', message: expect.stringContaining('task_info') }),
+    ]);
+
+    // The first task ends: the connection stays open for the other one.
+    await advance(emu, a.taskid, 'task_cancel');
+    await ws.messageCount(7);
+    expect(ws.messages[6]).toMatchObject({ type: 'task_cancel', id: a.taskid, terminal: true });
+    await advance(emu, b.taskid, 'task_assign');
+    await ws.messageCount(8);
+    expect(ws.messages[7]).toMatchObject({ type: 'task_assign', id: b.taskid });
+    expect(ws.closeFrame).toBeNull();
+
+    await advance(emu, b.taskid, 'task_postprocess_end');
+    expect(await ws.closed).toEqual({ code: 1000, reason: 'Task finished' });
+    expect(ws.messages.at(-1)).toMatchObject({ type: 'task_postprocess_end', id: b.taskid, terminal: true });
+    expect(ws.messages.filter((m) => m.id === a.taskid).map((m) => m.type)).toEqual([
+      'task_queue',
+      'task_queue',
+      'task_cancel',
+    ]);
+    expect(emu.state().sockets).toEqual([
+      expect.objectContaining({ taskid: a.taskid, taskids: [a.taskid, b.taskid], closeCode: 1000 }),
+    ]);
+
+    // Nothing is replayed on a new connection: just each task's current status.
+    const again = await subscribe(emu, a.token);
+    expect(again.messages.map((m) => m.type)).toEqual(['task_cancel']);
+    expect((await again.closed)?.code).toBe(1000);
+  });
+
   it('answers an unknown token with an error, then closes 1008', async () => {
     await runWithToken(emu);
     const ws = await subscribe(emu, 'A'.repeat(30));
-    expect(ws.messages).toEqual([{ type: 'error', id: '', message: 'Task not found', result: false }]);
+    expect(ws.messages).toEqual([
+      { type: 'error', id: '', tasktoken: 'A'.repeat(30), message: 'Task not found', result: false },
+    ]);
     expect(await ws.closed).toEqual({ code: 1008, reason: 'Task not found' });
     expect(emu.state().sockets[0]).toMatchObject({ taskid: null, messages: 1, closeCode: 1008 });
     expect(emu.state().socketMessages).toEqual([{ taskid: null, type: 'error', at: expect.any(Number) }]);
@@ -1211,7 +1610,13 @@ describe('realtime socket', () => {
       const ws = await openWs(emu);
       ws.send(first);
       const [error] = await ws.messageCount(1);
-      expect(error).toEqual({ type: 'error', id: '', message: expect.stringContaining('task_info'), result: false });
+      expect(error).toEqual({
+        type: 'error',
+        id: '',
+        tasktoken: '',
+        message: expect.stringContaining('task_info'),
+        result: false,
+      });
       expect((await ws.closed)?.code).toBe(1008);
     }
   });
@@ -1348,6 +1753,6 @@ describe('realtime socket', () => {
     }
     const result = JSON.parse(out) as { code: number; wasClean: boolean; messages: WsMessage[] };
     expect(result).toMatchObject({ code: 1000, wasClean: true });
-    expectGoodStream(result.messages, taskid, 1);
+    expectGoodStream(result.messages, taskid, token, 1);
   });
 });

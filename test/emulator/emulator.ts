@@ -48,25 +48,34 @@ export interface Emulator {
   configure(patch: Partial<EmulatorConfig>): EmulatorConfig;
   /** Same as `POST /__emulator/faults`. Throws on a bad value. */
   fault(spec: FaultSpec): void;
-  /** Same as `POST /__emulator/tasks/<taskid>/advance`; returns the task. Throws if it can't. */
+  /**
+   * Same as `POST /__emulator/tasks/<taskid>/advance`; returns the task. Throws if it can't. One
+   * step of a failing task is its interim `task_error` line, which leaves Detail's status as it was.
+   */
   advance(taskid: string, to?: string): EmulatorTask;
 }
 
-export type WiroRoute = 'Run' | 'Detail' | 'Cancel' | 'Kill' | 'Other';
+export type WiroRoute = 'Run' | 'Detail' | 'Cancel' | 'Kill' | 'List' | 'Other';
 /** '*' is every Wiro API route (not Files, not Socket). */
-export type FaultRoute = 'Run' | 'Detail' | 'Cancel' | 'Kill' | 'Files' | 'Socket' | '*';
+export type FaultRoute = 'Run' | 'Detail' | 'Cancel' | 'Kill' | 'List' | 'Files' | 'Socket' | '*';
+/**
+ * 'slow' waits `delayMs` before doing anything; 'late' does the work at once (a Run's task is
+ * created, runs, calls back) and holds only the answer for `delayMs`, lost if the client has gone
+ * by then: Wiro took the Run but its answer never reached the caller. On Files both just wait.
+ */
 export type FaultKind =
   | '500'
   | '502'
   | 'html'
   | 'garbage'
   | 'slow'
+  | 'late'
   | 'reset'
   | 'balance'
   | 'concurrency'
   | 'unauthorized';
 
-export const FAULT_ROUTES: readonly FaultRoute[] = ['Run', 'Detail', 'Cancel', 'Kill', 'Files', 'Socket', '*'];
+export const FAULT_ROUTES: readonly FaultRoute[] = ['Run', 'Detail', 'Cancel', 'Kill', 'List', 'Files', 'Socket', '*'];
 /**
  * The kinds the Socket route takes: 'reset' accepts the connection, sends the first message,
  * then destroys TCP without a close frame; '500' refuses the upgrade with HTTP 500.
@@ -78,6 +87,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'html',
   'garbage',
   'slow',
+  'late',
   'reset',
   'balance',
   'concurrency',
@@ -89,7 +99,7 @@ export interface FaultSpec {
   kind: FaultKind;
   /** How many matching calls it hits (default 1). */
   times?: number;
-  /** For 'slow': how long to wait before answering (default 30000). */
+  /** For 'slow' and 'late': how long to wait before answering (default 30000). */
   delayMs?: number;
 }
 
@@ -101,14 +111,28 @@ export interface PendingFault {
   delayMs: number;
 }
 
+/** How the socket's `task_output` frames carry the progress: Wiro's clients decode both. */
+export type ProgressAs = 'object' | 'string';
+
 export interface EmulatorConfig {
   speed: number;
   dropCallbacks: boolean;
-  /** The next N tasks that Run creates fail (pexit "1"). */
+  /**
+   * The next N tasks that Run creates fail: an interim `task_error` line on the socket, then
+   * `task_postprocess_end` with pexit "1".
+   */
   failNextTasks: number;
+  /**
+   * The next N tasks that Run creates die before they run (counted before `failNextTasks`):
+   * `task_queue`, `task_accept`, then `task_error` as Detail's status for good, with pexit "1".
+   */
+  fatalNextTasks: number;
+  /** The debugerror of failing and dying tasks. */
   failMessage: string;
   /** Whether the realtime socket takes connections (default true); false refuses upgrades with 503. */
   socket: boolean;
+  /** 'object' (default): progress as a JSON object; 'string': the same object as a JSON string. */
+  progressAs: ProgressAs;
 }
 
 export interface CallRecord {
@@ -121,7 +145,7 @@ export interface CallRecord {
   apiKey: boolean;
   /** The parsed body, as received. */
   body: unknown;
-  /** HTTP status answered; null until answered, or when the socket was reset. */
+  /** HTTP status answered; null until answered, when the socket was reset, or a late answer was lost. */
   status: number | null;
   /** Whether auth passed; null when it was not checked (faulted call, unknown path). */
   authorized: boolean | null;
@@ -203,8 +227,10 @@ export interface EmulatorTask {
 
 /** One WebSocket upgrade attempt on `/v1` (refused ones too: then `status` is not 101). */
 export interface SocketRecord {
-  /** The task it subscribed to (with a valid task_info), else null. */
+  /** The first task it subscribed to (with a valid task_info), else null. */
   taskid: string | null;
+  /** Every task it subscribed to, in order, once each. */
+  taskids: string[];
   /** When the upgrade request came, ms since the epoch. */
   openedAt: number;
   /** When the TCP connection ended (at once for a refused upgrade), null while open. */
@@ -229,18 +255,23 @@ export interface SocketMessageRecord {
 
 /** One message of Wiro's realtime socket, as the emulator sends it. */
 export interface SocketMessage {
-  /** The task's status, or 'error'. */
+  /** The task's status, a `task_error` log line, or 'error'. */
   type: string;
   /** The task id ('' on an error). */
   id: string;
+  /** The task's socketaccesstoken; on an error, the tasktoken the client sent ('' when none). */
+  tasktoken: string;
   /**
-   * task_output: the progressGenerate object; task_postprocess_end: the outputs array (or, failed,
-   * the debugerror); task_error(_full): the debugerror; task_cancel: ''; others: the debugoutput.
+   * task_output: the progressGenerate object (or JSON string, per config progressAs);
+   * task_output_full: the debugoutput; task_error (a stderr line, or a dead task's end) and
+   * task_error_full: the debugerror; task_postprocess_end: the outputs array (or, failed, the
+   * debugerror); every other status: null. On an error, what was wrong.
    */
   message: unknown;
-  /** False for an error, and for a task that ended failed. */
+  /** False for an error, and for a task that ended failed (or died). */
   result: boolean;
   success?: boolean;
+  /** True when the task is over: task_postprocess_end, task_cancel, or a dead task's task_error. */
   terminal?: boolean;
   /** The task's pexit, on terminal messages only. */
   exitCode?: string;
@@ -265,6 +296,14 @@ export const DEFAULT_FAIL_MESSAGE = 'RuntimeError: CUDA out of memory. Tried to 
 export const AUTH_ERROR_MESSAGE = 'Project authorization is not valid.';
 export const QUEUED_STATUSES: readonly string[] = ['task_queue', 'task_accept', 'task_assign'];
 export const TERMINAL_STATUSES: readonly string[] = ['task_postprocess_end', 'task_cancel'];
+/**
+ * Detail's status for a task that died before it ran (config fatalNextTasks): it never changes
+ * again, and Wiro's MCP client stops there. On the socket a `task_error` is otherwise only a
+ * line of stderr, never Detail's status.
+ */
+export const FATAL_STATUS = 'task_error';
+/** Task/List's largest page. */
+export const MAX_LIST_LIMIT = 100;
 export const MAX_SIDE = 2048;
 /** How many socket records and socket message records the state keeps (the newest). */
 export const MAX_SOCKET_RECORDS = 5000;
@@ -292,16 +331,24 @@ interface Step {
   delay: number;
   /** For task_output: the progress tick, 1-based. */
   tick?: number;
+  /** A line of stderr on the socket (the interim `task_error`): Detail's status does not move. */
+  logOnly?: boolean;
 }
+
+/** How a task ends: well, failed (pexit "1" at task_postprocess_end), or dead before it ran. */
+type Fate = 'ok' | 'fail' | 'fatal';
 
 const QUEUE_MS = 1000;
 const OUTPUT_MS = 3500;
 const MAX_TICKS = 8;
 
-function plan(ticks: number, fail: boolean): Step[] {
+function plan(ticks: number, fate: Fate): Step[] {
+  const accept: Step = { status: 'task_accept', delay: QUEUE_MS };
+  if (fate === 'fatal') return [accept, { status: FATAL_STATUS, delay: 150 }];
+  const fail = fate === 'fail';
   const tick = OUTPUT_MS / ticks;
   const steps: Step[] = [
-    { status: 'task_accept', delay: QUEUE_MS },
+    accept,
     { status: 'task_assign', delay: 150 },
     { status: 'task_preprocess_start', delay: 150 },
     { status: 'task_preprocess_end', delay: 200 },
@@ -310,7 +357,7 @@ function plan(ticks: number, fail: boolean): Step[] {
   const outputTicks = fail ? Math.max(1, Math.floor(ticks / 2)) : ticks;
   for (let i = 1; i <= outputTicks; i++) steps.push({ status: 'task_output', delay: tick, tick: i });
   if (fail) {
-    steps.push({ status: 'task_error', delay: tick }, { status: 'task_error_full', delay: 150 });
+    steps.push({ status: 'task_error', delay: tick, logOnly: true }, { status: 'task_error_full', delay: 150 });
   } else {
     steps.push({ status: 'task_output_full', delay: 150 });
   }
@@ -328,7 +375,7 @@ interface TaskRecord {
   /** Index in `steps` of the next step to take. */
   next: number;
   timer: ReturnType<typeof setTimeout> | null;
-  fail: boolean;
+  fate: Fate;
   failMessage: string;
   width: number;
   height: number;
@@ -345,8 +392,8 @@ interface TaskRecord {
 interface SocketConn {
   ws: WebSocketConnection;
   record: SocketRecord;
-  /** The task it follows, once a valid task_info came. */
-  taskid: string | null;
+  /** The tasks it follows: one per valid task_info. */
+  taskids: Set<string>;
   /** A 'reset' fault: drop TCP right after the first message. */
   reset: boolean;
 }
@@ -403,6 +450,12 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function envelopeError(code: number, message: string): { result: false; errors: object[] } {
   return { result: false, errors: [{ code, message }] };
+}
+
+/** What a Wiro API route answers: the HTTP status and the JSON body. */
+interface Answer {
+  status: number;
+  body: unknown;
 }
 
 class ControlError extends Error {
@@ -532,8 +585,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     speed: startSpeed,
     dropCallbacks: false,
     failNextTasks: 0,
+    fatalNextTasks: 0,
     failMessage: DEFAULT_FAIL_MESSAGE,
     socket: true,
+    progressAs: 'object',
   });
 
   let config = initialConfig();
@@ -560,7 +615,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   // ---- tasks ---------------------------------------------------------------------------------
 
-  const isTerminal = (record: TaskRecord): boolean => TERMINAL_STATUSES.includes(record.task.status);
+  /** Whether the task will never change again: ended, cancelled, or dead before it ran. */
+  const isOver = (task: EmulatorTask): boolean =>
+    TERMINAL_STATUSES.includes(task.status) || task.status === FATAL_STATUS;
 
   function elapsed(record: TaskRecord, now: number): number {
     return Math.max(0, now - record.createMs) / 1000;
@@ -614,8 +671,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     record.next++;
     const task = record.task;
     const t = unix(now);
-    task.status = next.status;
     task.elapsedseconds = elapsed(record, now).toFixed(4);
+    if (next.logOnly) {
+      // Wiro's interim task_error: stderr on the socket, not a failure by itself, not a status.
+      task.debugerror = record.failMessage;
+      log(`task ${task.id} stderr (${task.status})`);
+      notify(record, logFrame(task, next.status, task.debugerror));
+      return;
+    }
+    task.status = next.status;
     switch (next.status) {
       case 'task_accept':
         task.accepttime = t;
@@ -638,8 +702,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         task.debugoutput = progress.line;
         break;
       }
-      case 'task_error':
-        task.debugerror = record.failMessage;
+      case FATAL_STATUS:
+        die(record, now);
         break;
       case 'task_end':
         task.endtime = t;
@@ -655,12 +719,24 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         break;
     }
     log(`task ${task.id} -> ${task.status}`);
-    notify(record);
+    notify(record, statusFrame(task));
+  }
+
+  /** A task dead before it ran: Detail keeps `task_error` for good. */
+  function die(record: TaskRecord, now: number): void {
+    const task = record.task;
+    task.pexit = '1';
+    task.debugerror = record.failMessage;
+    task.outputs = [];
+    task.size = '0';
+    task.totalcost = '0';
+    task.endtime = unix(now);
+    terminal(record);
   }
 
   function finish(record: TaskRecord, now: number): void {
     const task = record.task;
-    if (record.fail) {
+    if (record.fate === 'fail') {
       task.pexit = '1';
       task.outputs = [];
       task.size = '0';
@@ -702,7 +778,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     task.totalcost = started ? (Number(CPS) * elapsed(record, now)).toFixed(12) : '0';
     log(`task ${task.id} -> task_cancel`);
     terminal(record);
-    notify(record);
+    notify(record, statusFrame(task));
   }
 
   function terminal(record: TaskRecord): void {
@@ -717,7 +793,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (record.timer) clearTimeout(record.timer);
     record.timer = null;
     const next = record.steps[record.next];
-    if (closed || !next || isTerminal(record) || config.speed <= 0) return;
+    if (closed || !next || isOver(record.task) || config.speed <= 0) return;
     record.timer = setTimeout(() => {
       record.timer = null;
       step(record, Date.now());
@@ -729,8 +805,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   function advance(taskid: string, to?: string): EmulatorTask {
     const record = tasks.get(taskid);
     if (!record) throw new ControlError(404, `Task ${taskid} not found`);
-    if (isTerminal(record)) {
-      throw new ControlError(409, `Task ${taskid} is already in terminal status ${record.task.status}`);
+    if (isOver(record.task)) {
+      throw new ControlError(409, `Task ${taskid} is over (${record.task.status}): it does not move any more`);
     }
     const now = Date.now();
     if (to === 'task_cancel') {
@@ -746,7 +822,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           )}`,
         );
       }
-      while (record.next <= target && !isTerminal(record)) step(record, now);
+      while (record.next <= target && !isOver(record.task)) step(record, now);
     } else {
       step(record, now);
     }
@@ -754,18 +830,28 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     return structuredClone(record.task);
   }
 
-  function findTask(fields: Fields, keys: readonly string[]): TaskRecord | undefined {
-    for (const key of keys) {
+  function taskByToken(token: string): TaskRecord | undefined {
+    for (const record of tasks.values()) {
+      if (record.task.socketaccesstoken === token) return record;
+    }
+    return undefined;
+  }
+
+  /**
+   * The task a body names by `taskid`, `tasktoken` or `socketaccesstoken`. Wiro's MCP client may
+   * send both an id and a token: then every one given must name the same task, else none is found.
+   */
+  function findTask(fields: Fields): TaskRecord | undefined {
+    let found: TaskRecord | undefined;
+    for (const key of ['taskid', 'tasktoken', 'socketaccesstoken']) {
       const value = fields[key];
       if (value === undefined || value === null || value === '') continue;
       const wanted = toParam(value);
-      if (key === 'taskid') return tasks.get(wanted);
-      for (const record of tasks.values()) {
-        if (record.task.socketaccesstoken === wanted) return record;
-      }
-      return undefined;
+      const record = key === 'taskid' ? tasks.get(wanted) : taskByToken(wanted);
+      if (!record || (found && found !== record)) return undefined;
+      found = record;
     }
-    return undefined;
+    return found;
   }
 
   // ---- callbacks -----------------------------------------------------------------------------
@@ -823,23 +909,43 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   // ---- realtime socket -----------------------------------------------------------------------
 
-  /** The socket message for the task's current status, in Wiro's shape. */
-  function socketMessage(task: EmulatorTask): SocketMessage {
-    const terminal = TERMINAL_STATUSES.includes(task.status);
-    const failed = task.status === 'task_postprocess_end' && task.pexit !== '0';
-    let message: unknown = task.debugoutput;
-    if (task.status === 'task_output' && task.progress) message = JSON.parse(task.progress) as unknown;
-    else if (task.status === 'task_error' || task.status === 'task_error_full') message = task.debugerror;
+  /** The progress as a task_output frame carries it: an object, or (config progressAs) a JSON string. */
+  function progressMessage(task: EmulatorTask): unknown {
+    if (!task.progress) return null;
+    return config.progressAs === 'string' ? task.progress : (JSON.parse(task.progress) as unknown);
+  }
+
+  /** The socket frame for the task's current status, in Wiro's shape. */
+  function statusFrame(task: EmulatorTask): SocketMessage {
+    const terminal = isOver(task);
+    const failed = terminal && task.pexit !== '0';
+    let message: unknown = null;
+    if (task.status === 'task_output') message = progressMessage(task);
+    else if (task.status === 'task_output_full') message = task.debugoutput;
+    else if (task.status === 'task_error_full' || task.status === FATAL_STATUS) message = task.debugerror;
     else if (task.status === 'task_postprocess_end') message = failed ? task.debugerror : task.outputs;
-    else if (task.status === 'task_cancel') message = '';
     return {
       type: task.status,
       id: task.id,
+      tasktoken: task.socketaccesstoken,
       message,
       result: !failed,
       success: !failed,
       terminal,
       ...(terminal ? { exitCode: task.pexit } : {}),
+    };
+  }
+
+  /** A line of the task's output on the socket (Wiro's interim task_error): no status, no ending. */
+  function logFrame(task: EmulatorTask, type: string, text: string): SocketMessage {
+    return {
+      type,
+      id: task.id,
+      tasktoken: task.socketaccesstoken,
+      message: text,
+      result: true,
+      success: true,
+      terminal: false,
     };
   }
 
@@ -857,37 +963,48 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     return true;
   }
 
-  /** Sends the task's current status to one socket; closes it after a terminal one. */
-  function sendStatus(conn: SocketConn, record: TaskRecord): void {
-    const message = socketMessage(record.task);
-    if (!sendSocket(conn, message)) return;
+  /** Whether every task the socket follows is over (true when it follows none): nothing more will come. */
+  function allOver(conn: SocketConn): boolean {
+    for (const id of conn.taskids) {
+      const record = tasks.get(id);
+      if (record && !isOver(record.task)) return false;
+    }
+    return true;
+  }
+
+  /** Sends a frame about a followed task; closes the socket once the last task it follows is over. */
+  function deliver(conn: SocketConn, frame: SocketMessage): void {
+    if (!sendSocket(conn, frame)) return;
     if (conn.reset) {
-      log(`socket for task ${record.task.id}: dropped (reset fault)`);
+      log(`socket for task ${frame.id}: dropped (reset fault)`);
       conn.ws.drop();
-    } else if (message.terminal) {
+    } else if (frame.terminal && allOver(conn)) {
       conn.ws.close(1000, 'Task finished');
     }
   }
 
-  /** Refuses a subscription: an error message, then close 1008 (or a drop, under a reset fault). */
-  function refuseSocket(conn: SocketConn, message: string): void {
-    log(`socket refused: ${message}`);
-    sendSocket(conn, { type: 'error', id: '', message, result: false });
+  /**
+   * Answers a bad message with an error frame. A socket that still follows a live task stays open
+   * for it; one that follows none is closed 1008 (or dropped, under a reset fault).
+   */
+  function refuseSocket(conn: SocketConn, message: string, tasktoken = ''): void {
+    log(`socket message refused: ${message}`);
+    sendSocket(conn, { type: 'error', id: '', tasktoken, message, result: false });
     if (conn.reset) conn.ws.drop();
-    else conn.ws.close(1008, message.length <= 60 ? message : 'Bad task_info');
+    else if (allOver(conn)) conn.ws.close(1008, message.length <= 60 ? message : 'Bad task_info');
   }
 
-  /** Sends a task's new status to every socket that follows it. */
-  function notify(record: TaskRecord): void {
+  /** Sends a frame about a task to every socket that follows it. */
+  function notify(record: TaskRecord, frame: SocketMessage): void {
     for (const conn of conns) {
-      if (conn.taskid === record.task.id && conn.ws.open) sendStatus(conn, record);
+      if (conn.taskids.has(record.task.id) && conn.ws.open) deliver(conn, frame);
     }
   }
 
-  const TASK_INFO_HELP = 'the first message must be {"type":"task_info","tasktoken":"<socketaccesstoken>"}';
+  const TASK_INFO_HELP = 'each message must be {"type":"task_info","tasktoken":"<socketaccesstoken>"}';
 
+  /** One task_info: follows one more task (again: just its current status). Nothing is replayed. */
   function onSocketText(conn: SocketConn, text: string): void {
-    if (conn.taskid !== null) return; // one task per socket: later messages are ignored
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -905,15 +1022,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       refuseSocket(conn, `task_info without a tasktoken: ${TASK_INFO_HELP}`);
       return;
     }
-    const record = [...tasks.values()].find((r) => r.task.socketaccesstoken === token);
+    const record = taskByToken(token);
     if (!record) {
-      refuseSocket(conn, 'Task not found');
+      refuseSocket(conn, 'Task not found', token);
       return;
     }
-    conn.taskid = record.task.id;
-    conn.record.taskid = record.task.id;
-    log(`socket subscribed to task ${record.task.id}`);
-    sendStatus(conn, record);
+    const id = record.task.id;
+    if (!conn.taskids.has(id)) {
+      conn.taskids.add(id);
+      conn.record.taskid ??= id;
+      conn.record.taskids.push(id);
+      log(`socket subscribed to task ${id}`);
+    }
+    deliver(conn, statusFrame(record.task));
   }
 
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -927,6 +1048,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
     const record: SocketRecord = {
       taskid: null,
+      taskids: [],
       openedAt: Date.now(),
       closedAt: null,
       messages: 0,
@@ -977,7 +1099,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         log(`socket${record.taskid ? ` for task ${record.taskid}` : ''} closed`);
       },
     });
-    conn = { ws, record, taskid: null, reset: found?.kind === 'reset' };
+    conn = { ws, record, taskids: new Set(), reset: found?.kind === 'reset' };
     conns.add(conn);
     log('socket opened');
     ws.start();
@@ -987,24 +1109,34 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   function configure(patch: Partial<EmulatorConfig>): EmulatorConfig {
     if (!isRecord(patch)) throw new ControlError(400, 'config body must be an object');
-    const allowed = ['speed', 'dropCallbacks', 'failNextTasks', 'failMessage', 'socket'];
+    const allowed = [
+      'speed',
+      'dropCallbacks',
+      'failNextTasks',
+      'fatalNextTasks',
+      'failMessage',
+      'socket',
+      'progressAs',
+    ];
     for (const key of Object.keys(patch)) {
       if (!allowed.includes(key)) {
         throw new ControlError(400, `unknown config field ${key}; known: ${allowed.join(', ')}`);
       }
     }
-    const { speed, dropCallbacks, failNextTasks, failMessage, socket } = patch;
+    const { speed, dropCallbacks, failNextTasks, fatalNextTasks, failMessage, socket, progressAs } = patch;
     if (speed !== undefined && (typeof speed !== 'number' || !Number.isFinite(speed) || speed < 0)) {
       throw new ControlError(400, 'speed must be a number >= 0');
     }
     if (dropCallbacks !== undefined && typeof dropCallbacks !== 'boolean') {
       throw new ControlError(400, 'dropCallbacks must be a boolean');
     }
-    if (
-      failNextTasks !== undefined &&
-      (typeof failNextTasks !== 'number' || !Number.isInteger(failNextTasks) || failNextTasks < 0)
-    ) {
-      throw new ControlError(400, 'failNextTasks must be an integer >= 0');
+    for (const [name, count] of [
+      ['failNextTasks', failNextTasks],
+      ['fatalNextTasks', fatalNextTasks],
+    ] as const) {
+      if (count !== undefined && (typeof count !== 'number' || !Number.isInteger(count) || count < 0)) {
+        throw new ControlError(400, `${name} must be an integer >= 0`);
+      }
     }
     if (failMessage !== undefined && typeof failMessage !== 'string') {
       throw new ControlError(400, 'failMessage must be a string');
@@ -1012,12 +1144,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (socket !== undefined && typeof socket !== 'boolean') {
       throw new ControlError(400, 'socket must be a boolean');
     }
+    if (progressAs !== undefined && progressAs !== 'object' && progressAs !== 'string') {
+      throw new ControlError(400, "progressAs must be 'object' or 'string'");
+    }
     config = {
       speed: speed ?? config.speed,
       dropCallbacks: dropCallbacks ?? config.dropCallbacks,
       failNextTasks: failNextTasks ?? config.failNextTasks,
+      fatalNextTasks: fatalNextTasks ?? config.fatalNextTasks,
       failMessage: failMessage ?? config.failMessage,
       socket: socket ?? config.socket,
+      progressAs: progressAs ?? config.progressAs,
     };
     if (speed !== undefined) for (const record of tasks.values()) schedule(record);
     log(`config ${JSON.stringify(config)}`);
@@ -1164,7 +1301,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       case 'unauthorized':
         sendJson(res, 401, envelopeError(0, AUTH_ERROR_MESSAGE));
         return true;
-      case 'slow': {
+      // On a file 'late' is 'slow': there is no work to do before the answer.
+      case 'slow':
+      case 'late': {
         const woke = await sleep(found.delayMs);
         if (!woke) {
           res.req.socket.destroy();
@@ -1197,24 +1336,28 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (p === '/v1/task/detail') return 'Detail';
     if (p === '/v1/task/cancel') return 'Cancel';
     if (p === '/v1/task/kill') return 'Kill';
+    if (p === '/v1/task/list') return 'List';
     return 'Other';
   }
 
-  function run(fields: Fields, res: ServerResponse): void {
+  function run(fields: Fields): Answer {
     const parameters: Record<string, string> = {};
     let callbackUrl = '';
     for (const [key, value] of Object.entries(fields)) {
       if (key === 'callbackUrl' || key === 'callbackurl') callbackUrl = toParam(value);
       else parameters[key] = toParam(value);
     }
-    if (!parameters.prompt?.trim()) {
-      sendJson(res, 200, envelopeError(0, 'prompt is required'));
-      return;
-    }
+    if (!parameters.prompt?.trim()) return { status: 200, body: envelopeError(0, 'prompt is required') };
     const now = Date.now();
     const id = String(nextTaskId++);
-    const fail = config.failNextTasks > 0;
-    if (fail) config.failNextTasks--;
+    let fate: Fate = 'ok';
+    if (config.fatalNextTasks > 0) {
+      config.fatalNextTasks--;
+      fate = 'fatal';
+    } else if (config.failNextTasks > 0) {
+      config.failNextTasks--;
+      fate = 'fail';
+    }
     const inferenceSteps = intParam(parameters.steps, 20, 1, 50);
     const ticks = Math.min(MAX_TICKS, inferenceSteps);
     const task: EmulatorTask = {
@@ -1257,10 +1400,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     };
     const record: TaskRecord = {
       task,
-      steps: plan(ticks, fail),
+      steps: plan(ticks, fate),
       next: 0,
       timer: null,
-      fail,
+      fate,
       failMessage: config.failMessage,
       width: intParam(parameters.width, 1024, 1, MAX_SIDE),
       height: intParam(parameters.height, 1024, 1, MAX_SIDE),
@@ -1274,48 +1417,69 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       pngs: null,
     };
     tasks.set(id, record);
-    log(`task ${id} created${fail ? ' (will fail)' : ''}: ${JSON.stringify(parameters.prompt)}`);
+    const note = { ok: '', fail: ' (will fail)', fatal: ' (will die before it runs)' }[fate];
+    log(`task ${id} created${note}: ${JSON.stringify(parameters.prompt)}`);
     schedule(record);
-    sendJson(res, 200, { result: true, errors: [], taskid: id, socketaccesstoken: task.socketaccesstoken });
+    return { status: 200, body: { result: true, errors: [], taskid: id, socketaccesstoken: task.socketaccesstoken } };
   }
 
-  function detail(fields: Fields, res: ServerResponse): void {
-    const record = findTask(fields, ['taskid', 'tasktoken', 'socketaccesstoken']);
-    if (!record) {
-      sendJson(res, 200, { ...envelopeError(1, 'Task not found'), total: '0', tasklist: [] });
-      return;
-    }
-    sendJson(res, 200, { result: true, errors: [], total: '1', tasklist: [record.task] });
+  function detail(fields: Fields): Answer {
+    const record = findTask(fields);
+    if (!record) return { status: 200, body: { ...envelopeError(1, 'Task not found'), total: '0', tasklist: [] } };
+    return { status: 200, body: { result: true, errors: [], total: '1', tasklist: [record.task] } };
   }
 
-  function cancelRoute(fields: Fields, res: ServerResponse): void {
-    const record = findTask(fields, ['taskid', 'tasktoken', 'socketaccesstoken']);
-    if (!record) {
-      sendJson(res, 200, envelopeError(1, 'Task not found'));
-      return;
-    }
+  function cancelRoute(fields: Fields): Answer {
+    const record = findTask(fields);
+    if (!record) return { status: 200, body: envelopeError(1, 'Task not found') };
     if (!QUEUED_STATUSES.includes(record.task.status)) {
-      const message = `Task can not be cancelled in status ${record.task.status}`;
-      sendJson(res, 200, envelopeError(0, message));
-      return;
+      return { status: 200, body: envelopeError(0, `Task can not be cancelled in status ${record.task.status}`) };
     }
     cancel(record, Date.now());
-    sendJson(res, 200, { result: true, errors: [], tasklist: [record.task] });
+    return { status: 200, body: { result: true, errors: [], tasklist: [record.task] } };
   }
 
-  function killRoute(fields: Fields, res: ServerResponse): void {
-    const record = findTask(fields, ['taskid', 'socketaccesstoken', 'tasktoken']);
-    if (!record) {
-      sendJson(res, 200, envelopeError(1, 'Task not found'));
-      return;
-    }
-    if (isTerminal(record)) {
-      const message = `Task can not be killed in status ${record.task.status}`;
-      sendJson(res, 200, envelopeError(0, message));
-      return;
+  function killRoute(fields: Fields): Answer {
+    const record = findTask(fields);
+    if (!record) return { status: 200, body: envelopeError(1, 'Task not found') };
+    if (isOver(record.task)) {
+      return { status: 200, body: envelopeError(0, `Task can not be killed in status ${record.task.status}`) };
     }
     cancel(record, Date.now());
-    sendJson(res, 200, { result: true, errors: [], tasklist: [record.task] });
+    return { status: 200, body: { result: true, errors: [], tasklist: [record.task] } };
+  }
+
+  /**
+   * Task/List as Wiro's MCP client calls it ({type, sort, order, start, limit}, all strings): every
+   * task of the project, newest first unless order is 'ASC', a page of at most 100. `total` counts
+   * them all. Ids grow with creation time, so every `sort` gives the same order here.
+   */
+  function list(fields: Fields): Answer {
+    const all = [...tasks.values()].map((record) => record.task);
+    if (toParam(fields.order).toUpperCase() !== 'ASC') all.reverse();
+    const start = intParam(toParam(fields.start), 0, 0, Number.MAX_SAFE_INTEGER);
+    const limit = intParam(toParam(fields.limit), 20, 0, MAX_LIST_LIMIT);
+    const tasklist = all.slice(start, start + limit);
+    return { status: 200, body: { result: true, errors: [], total: String(all.length), tasklist } };
+  }
+
+  /** The answer of a Wiro API call that no fault cut short. */
+  function answerWiro(
+    kind: WiroRoute | 'RunUnknown',
+    req: IncomingMessage,
+    fields: Fields | null,
+    call: CallRecord,
+  ): Answer {
+    if (kind === 'Other') return { status: 404, body: envelopeError(1, 'Not found') };
+    call.authorized = authorize(req);
+    if (!call.authorized) return { status: 401, body: envelopeError(0, AUTH_ERROR_MESSAGE) };
+    if (kind === 'RunUnknown') return { status: 404, body: envelopeError(1, 'Tool not found') };
+    if (!fields) return { status: 400, body: envelopeError(0, 'Request body could not be read') };
+    if (kind === 'Run') return run(fields);
+    if (kind === 'Detail') return detail(fields);
+    if (kind === 'Cancel') return cancelRoute(fields);
+    if (kind === 'Kill') return killRoute(fields);
+    return list(fields);
   }
 
   async function handleWiro(req: IncomingMessage, res: ServerResponse, path: string) {
@@ -1341,31 +1505,22 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       call.status = res.statusCode;
     });
     const found = takeFault(route);
-    if (found) {
-      call.fault = found.kind;
-      if (await applyFault(res, found)) return;
+    if (found) call.fault = found.kind;
+    // 'late' lets the call do its work now and holds only the answer; the other faults act first.
+    const late = found?.kind === 'late' ? found : null;
+    if (found && !late && (await applyFault(res, found))) return;
+    const answer = answerWiro(kind, req, fields, call);
+    // Serialized now: a late answer tells how things were when the call did its work.
+    const body = JSON.stringify(answer.body);
+    if (late) {
+      log(`fault late on ${method} ${path}: answering in ${late.delayMs} ms`);
+      if (!(await sleep(late.delayMs))) {
+        res.req.socket.destroy();
+        return;
+      }
     }
-    if (kind === 'Other') {
-      sendJson(res, 404, envelopeError(1, 'Not found'));
-      return;
-    }
-    call.authorized = authorize(req);
-    if (!call.authorized) {
-      sendJson(res, 401, envelopeError(0, AUTH_ERROR_MESSAGE));
-      return;
-    }
-    if (kind === 'RunUnknown') {
-      sendJson(res, 404, envelopeError(1, 'Tool not found'));
-      return;
-    }
-    if (!fields) {
-      sendJson(res, 400, envelopeError(0, 'Request body could not be read'));
-      return;
-    }
-    if (kind === 'Run') run(fields, res);
-    else if (kind === 'Detail') detail(fields, res);
-    else if (kind === 'Cancel') cancelRoute(fields, res);
-    else killRoute(fields, res);
+    // A client that has gone meanwhile never gets it: send() drops an answer to a closed response.
+    send(res, answer.status, body);
   }
 
   async function handleFile(req: IncomingMessage, res: ServerResponse, path: string) {

@@ -227,6 +227,47 @@ describe('Tool', () => {
   });
 });
 
+describe('Tool/Detail, as Wiro’s SDKs read a model’s schema', () => {
+  it('answers Wiro’s shape for this model, generated from the schema that validates', async () => {
+    const response = await post('/v1/Tool/Detail', { slugowner: 'wiro', slugproject: 'text-to-image-flux-lora-fast' });
+    expect(response.status).toBe(200);
+    const { tool } = (await response.json()) as { tool: Array<{ parameters: Array<{ items: any[] }> }> };
+    const items = tool[0]?.parameters.flatMap((group) => group.items) ?? [];
+    const published = (await (await SELF.fetch(`${BASE}/v1/Tool`)).json()) as { tool: { inputs: any[] } };
+    for (const input of published.tool.inputs) {
+      const item = items.find((candidate) => candidate.id === input.name);
+      expect(item, input.name).toMatchObject({ label: input.label, default: String(input.default) });
+      if (input.max !== undefined && input.kind !== 'seed') expect(item.max).toBe(String(input.max));
+    }
+    expect(await emulator.callCount()).toBe(0);
+  });
+
+  it('gives any other model Wiro’s not-found envelope', async () => {
+    const response = await post('/v1/Tool/Detail', { slugowner: 'black-forest-labs', slugproject: 'flux-2-pro' });
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ result: false, errors: [{ code: 1 }] });
+  });
+});
+
+describe('a wrong method', () => {
+  it.each([
+    ['GET', RUN_PATH, 'POST'],
+    ['GET', '/v1/Task/Detail', 'POST'],
+    ['PUT', '/v1/Task/Kill', 'POST'],
+    ['POST', '/v1/Tool', 'GET'],
+    ['GET', '/v1/Tool/Detail', 'POST'],
+    ['DELETE', '/v1/Task/Events', 'GET'],
+  ])('%s %s answers 405 with Allow: %s', async (method, path, allow) => {
+    const response = await SELF.fetch(`${BASE}${path}`, { method });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe(allow);
+    expect(await response.json()).toMatchObject({
+      result: false,
+      errors: [{ message: expect.stringContaining(allow) }],
+    });
+  });
+});
+
 describe('the secret never leaves', () => {
   it('appears in no response of any route, good or bad', async () => {
     const bodies: string[] = [];

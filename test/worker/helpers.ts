@@ -3,8 +3,18 @@
  * Wiro emulator's control API (over loopback), so each test can set up Wiro's side, act, and
  * prove what reached Wiro.
  */
-import { env, SELF } from 'cloudflare:test';
+import {
+  createExecutionContext,
+  env,
+  evictDurableObject,
+  runInDurableObject,
+  SELF,
+  waitOnExecutionContext,
+} from 'cloudflare:test';
 import { inject } from 'vitest';
+import type { Bindings } from '../../worker/env';
+import type { BudgetObject, DayUsage } from '../../worker/guard/budget';
+import worker from '../../worker/index';
 import type { TaskObject } from '../../worker/task/task-object';
 
 export const BASE = 'https://edge.test';
@@ -69,6 +79,7 @@ export const emulator = {
     speed?: number;
     dropCallbacks?: boolean;
     failNextTasks?: number;
+    fatalNextTasks?: number;
     failMessage?: string;
     socket?: boolean;
   }) => control('config', config),
@@ -107,4 +118,70 @@ export async function startTask(body: Record<string, unknown> = validRun): Promi
 export async function detail(tasktoken: string) {
   const response = await post('/v1/Task/Detail', { tasktoken });
   return { response, body: (await response.json()) as Record<string, any> };
+}
+
+/** Calls the app as the Worker would, from one visitor's IP, with some vars changed. */
+export async function call(
+  path: string,
+  init: RequestInit & { vars?: Record<string, string>; ip?: string } = {},
+): Promise<Response> {
+  const { vars = {}, ip = '203.0.113.7', ...rest } = init;
+  const headers = new Headers(rest.headers);
+  headers.set('cf-connecting-ip', ip);
+  if (rest.body !== undefined && !headers.has('content-type')) headers.set('content-type', 'application/json');
+  const request = new Request(`${BASE}${path}`, { ...rest, headers });
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(request, { ...(env as unknown as Bindings), ...vars }, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+export function runAs(
+  ip: string,
+  vars: Record<string, string> = {},
+  headers: Record<string, string> = {},
+  body: Record<string, unknown> = validRun,
+) {
+  return call(RUN_PATH, { method: 'POST', body: JSON.stringify(body), ip, vars, headers });
+}
+
+export const budgetStub = () => env.BUDGET.get(env.BUDGET.idFromName('global')) as DurableObjectStub<BudgetObject>;
+
+interface BudgetState {
+  usage: DayUsage;
+  reservations: Record<string, { origin: string; amount: number; units: number; at: number }>;
+  perUnit: number[];
+}
+
+/** Changes the budget's stored state, then restarts the object so it reads it. */
+export async function setBudget(patch: (state: BudgetState) => void) {
+  await runInDurableObject(budgetStub(), async (instance, storage) => {
+    (instance as unknown as BudgetObject).usage(); // a new day starts empty
+    const saved = (await storage.storage.get<BudgetState>('usage')) ?? {
+      usage: { day: new Date().toISOString().slice(0, 10), runs: 0, spend: 0, origins: {} },
+      reservations: {},
+      perUnit: [],
+    };
+    patch(saved);
+    await storage.storage.put('usage', saved);
+  });
+  await evictDurableObject(budgetStub());
+}
+
+export function setUsage(patch: (usage: DayUsage) => void) {
+  return setBudget((state) => patch(state.usage));
+}
+
+/** A day with nothing spent, nothing reserved and nothing learned. */
+export function resetBudget() {
+  return setBudget((state) => {
+    state.usage = { day: new Date().toISOString().slice(0, 10), runs: 0, spend: 0, origins: {} };
+    state.reservations = {};
+    state.perUnit = [];
+  });
+}
+
+/** Today's usage as the budget reports it. */
+export function budgetUsage() {
+  return runInDurableObject(budgetStub(), (instance: BudgetObject) => instance.usage());
 }

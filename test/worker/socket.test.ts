@@ -62,6 +62,30 @@ describe('the task WebSocket', () => {
     expect(last?.message[0]).toMatchObject({ name: '0.png', contenttype: 'image/png' });
   });
 
+  it('follows several tasks on one connection, by token or taskid, and closes after the last ends', async () => {
+    const first = await startTask();
+    const second = await startTask();
+    const client = await connect(first.socketaccesstoken);
+    client.socket.send(JSON.stringify({ type: 'task_info', tasktoken: second.taskid }));
+    await until(() => client.messages.length === 2, 'both current statuses');
+    // An unknown token is refused without closing a connection that follows tasks.
+    client.socket.send(JSON.stringify({ type: 'task_info', tasktoken: 'E'.repeat(40) }));
+    await until(() => client.messages.length === 3, 'the refusal');
+    expect(client.messages[2]).toMatchObject({ type: 'error', result: false });
+
+    await emulator.advance(first.wiroId, 'task_postprocess_end');
+    await runDurableObjectAlarm(taskObjectOf(first.socketaccesstoken));
+    await until(() => client.messages.length === 4, 'the first task’s end');
+    await emulator.advance(second.wiroId, 'task_cancel');
+    await runDurableObjectAlarm(taskObjectOf(second.socketaccesstoken));
+    expect(await client.closed).toBe(1000);
+    const ends = client.messages.filter((message) => message.terminal);
+    expect(ends.map((message) => [message.id, message.type])).toEqual([
+      [first.taskid, 'task_postprocess_end'],
+      [second.taskid, 'task_cancel'],
+    ]);
+  });
+
   it('tells a client with an unknown token so, and closes', async () => {
     const client = await connect('D'.repeat(32));
     expect(await client.closed).toBe(1008);

@@ -156,6 +156,24 @@ describe('the state machine', () => {
     expect(events.map((event) => event.id)).toEqual(events.map((_, index) => index + 1));
   });
 
+  it('ends the stream within one poll of a fatal task_error that Detail reports, with its debugerror', async () => {
+    await emulator.config({ fatalNextTasks: 1, failMessage: 'ValueError: LoRA file is not a safetensors file' });
+    const { wiroId, socketaccesstoken } = await startTask();
+    const stub = taskObjectOf(socketaccesstoken);
+    const response = await SELF.fetch(`${BASE}/v1/Task/Events?tasktoken=${socketaccesstoken}`);
+    await emulator.advance(wiroId, 'task_error');
+    // Wiro keeps answering task_error forever; one poll ends the task, and nothing is left to poll.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const events = await readEvents(response);
+    expect(events.map((event) => event.event)).toEqual(['task_queue', 'task_postprocess_end']);
+    expect(events[1]?.data).toMatchObject({
+      status: 'task_postprocess_end',
+      pexit: '1',
+      debugerror: 'ValueError: LoRA file is not a safetensors file',
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(false);
+  });
+
   it('ends a failing task with Wiro’s debugerror', async () => {
     await emulator.config({ failNextTasks: 1, failMessage: 'RuntimeError: CUDA out of memory' });
     const { wiroId, socketaccesstoken } = await startTask();

@@ -4,7 +4,7 @@
  */
 import { SELF } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { BASE, emulator, post, RUN_PATH, validRun } from './helpers';
+import { BASE, detail, emulator, post, RUN_PATH, startTask, validRun } from './helpers';
 
 beforeEach(async () => {
   await emulator.reset();
@@ -141,6 +141,37 @@ describe('a good Run body', () => {
     expect(response.status).toBe(200);
     const { calls } = await emulator.state();
     expect(calls[0]?.body).toMatchObject({ selectedLoraModel: '655', seed: '3572004920' });
+  });
+
+  it('as JSON whatever the Content-Type says (Wiro’s examples label JSON multipart; curl -d says form)', async () => {
+    const json = JSON.stringify({ ...validRun, seed: '7' });
+    for (const type of ['multipart/form-data', 'application/x-www-form-urlencoded', 'text/plain', '']) {
+      const headers: Record<string, string> = type ? { 'content-type': type } : {};
+      const response = await SELF.fetch(`${BASE}${RUN_PATH}`, { method: 'POST', headers, body: json });
+      expect(response.status, type).toBe(200);
+    }
+    const { calls } = await emulator.state();
+    expect(calls.map((call) => call.body.seed)).toEqual(['7', '7', '7', '7']);
+  });
+
+  it('without a seed gets a random one per Run, reported in the task’s parameters', async () => {
+    const seeds = [];
+    for (let i = 0; i < 3; i++) {
+      const { socketaccesstoken } = await startTask(validRun);
+      const { body } = await detail(socketaccesstoken);
+      seeds.push(body.tasklist[0].parameters.seed);
+    }
+    for (const seed of seeds) expect(seed).toMatch(/^\d{1,10}$/);
+    expect(new Set(seeds).size).toBe(3);
+  });
+
+  it('forwards the LoRA URL as the normalised URL that was checked', async () => {
+    const url = 'https://HuggingFace.co/user/lora/resolve/main/../main/style.safetensors';
+    expect((await post(RUN_PATH, { ...validRun, selectedLoraModelPrivateUrl: url })).status).toBe(200);
+    const { calls } = await emulator.state();
+    expect(calls[0]?.body.selectedLoraModelPrivateUrl).toBe(
+      'https://huggingface.co/user/lora/resolve/main/style.safetensors',
+    );
   });
 
   it('sends only the chosen style’s scale, at its default when not given', async () => {

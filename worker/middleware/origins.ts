@@ -25,7 +25,10 @@ export function origins(): MiddlewareHandler<{ Bindings: Bindings }> {
     const allowed = parseOrigins(c.env.ALLOWED_ORIGINS);
     const sameOrigin = origin === new URL(c.req.url).origin;
     if (allowed !== '*' && !allowed.has(origin) && !sameOrigin) {
-      throw new ApiError(403, `Origin ${origin} may not use this API: add it to ALLOWED_ORIGINS`);
+      const message = `Origin ${origin} may not use this API: add it to ALLOWED_ORIGINS`;
+      console.warn(`wiro-flux-edge: refused a browser request: ${message}`);
+      // Readable by the refused page (it carries no data), so the widget can say what to do.
+      throw new ApiError(403, message, { headers: { 'access-control-allow-origin': origin, vary: 'Origin' } });
     }
     const headers = {
       'access-control-allow-origin': allowed === '*' ? '*' : origin,

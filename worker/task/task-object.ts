@@ -205,7 +205,18 @@ export class TaskObject extends DurableObject<Bindings> {
       ...kept,
       ...ids,
       task: toClientTask(
-        { status: 'task_queue', pexit: '', debugerror: '', createtime: String(Math.floor(now / 1000)), outputs: [] },
+        {
+          status: 'task_queue',
+          pexit: '',
+          debugerror: '',
+          createtime: String(Math.floor(now / 1000)),
+          outputs: [],
+          // What Wiro will report as the task's parameters (as strings, as Wiro keeps them), the
+          // seed drawn for it included, known before Wiro is asked.
+          parameters: Object.fromEntries(
+            Object.entries(upstreamRunBody(args.input, '')).map(([name, value]) => [name, String(value)]),
+          ),
+        },
         ids,
         args.clientCallbackUrl,
       ),
