@@ -5,9 +5,13 @@
  * With a Wiro key (WIRO_API_KEY in the environment or in .dev.vars) the Worker talks to Wiro.
  * Without one, this starts the bundled Wiro emulator on 127.0.0.1 and points the Worker at it,
  * so everything works with no account and nothing is billed; the log and the demo page say so.
+ *
+ * Any setting the Worker reads may come from the shell too (`ALLOWED_ORIGINS=… npm start`), as
+ * well as `npm start -- --var NAME:VALUE`; the settings in effect are printed (secrets by name).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { SECRET_NAMES, VAR_NAMES } from '../worker/settings.ts';
 
 const port = process.env.PORT ?? '8787';
 const passThrough = process.argv.slice(2);
@@ -19,6 +23,14 @@ function hasKey() {
 }
 
 const args = ['dev', '--port', port, '--ip', '127.0.0.1', ...passThrough];
+const fromShell = [...VAR_NAMES, ...SECRET_NAMES].filter((name) => process.env[name] !== undefined);
+for (const name of fromShell) args.push('--var', `${name}:${process.env[name]}`);
+if (fromShell.length > 0) {
+  const shown = fromShell.map((name) =>
+    SECRET_NAMES.includes(name) ? `${name} (secret)` : `${name}=${process.env[name]}`,
+  );
+  console.log(`wiro-flux-edge: settings from your shell: ${shown.join(', ')}`);
+}
 let emulator;
 if (hasKey()) {
   console.log('wiro-flux-edge: using the Wiro API key from your environment / .dev.vars (real Wiro, real billing).');

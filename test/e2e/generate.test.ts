@@ -83,3 +83,20 @@ describe('generate', () => {
     await context.close();
   });
 });
+
+describe('a page the Worker does not serve yet', () => {
+  test('hears from the widget which origin to add to ALLOWED_ORIGINS', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    // The same host page, from an origin the Worker was not told about.
+    const other = inject('hostUrl').replace('127.0.0.1', 'localhost');
+    await page.goto(`${other}/`);
+    const notice = page.locator('wiro-flux').getByText('ALLOWED_ORIGINS');
+    await notice.waitFor();
+    expect(await notice.textContent()).toContain(`This page (${other}) may not use this Worker`);
+    await screenshot(page, 'origin-refused');
+    const errors = (await events(page)).filter((event) => event.type === 'wiro-error');
+    expect(errors[0]?.detail.message).toContain('ALLOWED_ORIGINS');
+    await context.close();
+  });
+});

@@ -43,7 +43,7 @@
 import { html, LitElement, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { isTerminal, type WiroTask } from '../../worker/protocol';
 import type { FieldSpec } from '../../worker/tool/schema';
-import { type ApiRequestError, type SizePreset, type ToolDescription, uuid, WiroApi } from './api';
+import { ApiRequestError, type SizePreset, type ToolDescription, uuid, WiroApi } from './api';
 import { TaskStreamController } from './controllers/task-stream';
 import { emit } from './events';
 import { type FormView, renderField, renderSizes } from './form/fields';
@@ -252,8 +252,12 @@ export default class WiroFlux extends LitElement {
       if (lora) this.lora = values[lora.name] ?? '';
     } catch (error) {
       if (abort.signal.aborted) return;
-      this._toolError = this.#t.loadFailed;
-      emit(this, 'wiro-error', { message: `${this.#t.loadFailed} ${(error as Error).message}`.trim() });
+      // The Worker's 403 for a page it does not serve is readable: say what the owner must do.
+      const refused = error instanceof ApiRequestError && error.status === 403 && /ALLOWED_ORIGINS/.test(error.message);
+      this._toolError = refused ? format(this.#t.originRefused, { origin: location.origin }) : this.#t.loadFailed;
+      emit(this, 'wiro-error', {
+        message: refused ? this._toolError : `${this.#t.loadFailed} ${(error as Error).message}`.trim(),
+      });
     }
   }
 

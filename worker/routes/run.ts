@@ -20,6 +20,7 @@ import { verifyTurnstile } from '../guard/turnstile';
 import { parseOrigins } from '../middleware/origins';
 import type { Outcome, StartAnswer } from '../task/task-object';
 import { callbackUrl, mintTaskIds, newTaskObject } from '../task/token';
+import { webhookSecretProblem } from '../task/webhook';
 import { TOOL_SLUG } from '../tool/catalog';
 import { type RunInput, validateRunInput, withSeed } from '../tool/schema';
 import { methodNotAllowed } from './methods';
@@ -37,9 +38,15 @@ run.post(PATH, async (c) => {
   const checked = validateRunInput(body);
   if (!checked.ok) throw new ApiError(400, checked.errors);
   const { input, ignored } = checked.value;
-  if (checked.value.callbackUrl && !c.env.WEBHOOK_SECRET) {
-    const message = 'callbackUrl needs WEBHOOK_SECRET set on the Worker, so that deliveries can be verified';
-    throw new ApiError(400, [{ code: WiroCode.general, field: 'callbackUrl', message }]);
+  if (checked.value.callbackUrl) {
+    const secret = c.env.WEBHOOK_SECRET;
+    if (!secret) {
+      const message = 'callbackUrl needs WEBHOOK_SECRET set on the Worker, so that deliveries can be verified';
+      throw new ApiError(400, [{ code: WiroCode.general, field: 'callbackUrl', message }]);
+    }
+    // The owner's mistake, found before a task starts whose webhook could never be signed.
+    const problem = webhookSecretProblem(secret);
+    if (problem) throw new ApiError(503, problem);
   }
 
   const client = clientOf(request);
