@@ -110,6 +110,8 @@ export async function startWorld(): Promise<World> {
       // Exactly the third-party page's origin, as an operator would set it.
       ALLOWED_ORIGINS: { type: 'plain_text', value: hostUrl },
       RUN_LIMIT_PER_MINUTE: { type: 'plain_text', value: '1000' },
+      // Tasks of earlier files may still run when a later one starts its own.
+      MAX_RUNNING_PER_CLIENT: { type: 'plain_text', value: '20' },
     },
     dev: {
       server: { hostname: '127.0.0.1', port: 0 },
