@@ -48,8 +48,6 @@ export interface Config {
   maxBodyBytes: number;
   callbackSecret: string;
   publicUrl: string | undefined;
-  /** True when the upstream is a Wiro emulator on this machine, not the real Wiro. */
-  emulator: boolean;
   /** Wiro's realtime socket, or undefined when turned off. */
   socketUrl: string | undefined;
   limits: Limits;
@@ -108,7 +106,6 @@ export function readConfig(env: Bindings): Config {
     maxBodyBytes: numberVar(env.MAX_BODY_BYTES, 64 * 1024),
     callbackSecret: env.CALLBACK_SECRET || `callback:${apiKey}:${apiSecret ?? ''}`,
     publicUrl: env.PUBLIC_URL?.replace(/\/+$/, '') || undefined,
-    emulator: isLoopbackUrl(apiBase),
     socketUrl: socketUrl(env.WIRO_SOCKET_URL, apiBase),
     limits: {
       perMinute: numberVar(env.RUN_LIMIT_PER_MINUTE, 10),

@@ -5,7 +5,7 @@
  */
 import { Hono } from 'hono';
 import type { Bindings } from './env';
-import { ApiError, errorResponse } from './errors';
+import { ApiError, errorResponse, WiroCode } from './errors';
 import { origins } from './middleware/origins';
 import { requestLog } from './middleware/request-log';
 import { securityHeaders } from './middleware/security-headers';
@@ -37,7 +37,9 @@ app.route('/v1', file);
 app.route('/v1', stats);
 
 app.all('/v1/*', (c) => {
-  throw new ApiError(404, [{ code: 1, message: `No such route: ${c.req.method} ${new URL(c.req.url).pathname}` }]);
+  throw new ApiError(404, [
+    { code: WiroCode.notFound, message: `No such route: ${c.req.method} ${new URL(c.req.url).pathname}` },
+  ]);
 });
 
 app.all('*', (c) => c.env.ASSETS.fetch(c.req.raw));

@@ -4,14 +4,18 @@
  * server-side. Turnstile tokens are single use: Cloudflare answers a replay with
  * `timeout-or-duplicate`, so one solved challenge starts at most one task.
  */
-import { ApiError } from '../errors';
+import { ApiError, WiroCode } from '../errors';
 
 const SITEVERIFY = 'https://challenges.cloudflare.com/turnstile/v0/siteverify';
 
 export async function verifyTurnstile(secret: string, token: unknown, ip: string | undefined): Promise<void> {
   if (typeof token !== 'string' || token === '' || token.length > 2048) {
     throw new ApiError(403, [
-      { code: 0, field: 'cf-turnstile-response', message: 'Please complete the bot check (Turnstile) first' },
+      {
+        code: WiroCode.general,
+        field: 'cf-turnstile-response',
+        message: 'Please complete the bot check (Turnstile) first',
+      },
     ]);
   }
   const form = new FormData();
@@ -28,7 +32,11 @@ export async function verifyTurnstile(secret: string, token: unknown, ip: string
   if (outcome.success !== true) {
     const codes = outcome['error-codes']?.join(', ') || 'rejected';
     throw new ApiError(403, [
-      { code: 0, field: 'cf-turnstile-response', message: `The bot check failed (${codes}): please try it again` },
+      {
+        code: WiroCode.general,
+        field: 'cf-turnstile-response',
+        message: `The bot check failed (${codes}): please try it again`,
+      },
     ]);
   }
 }

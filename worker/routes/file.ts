@@ -4,7 +4,7 @@
  */
 import { Hono } from 'hono';
 import type { Bindings } from '../env';
-import { ApiError } from '../errors';
+import { ApiError, WiroCode } from '../errors';
 
 export const file = new Hono<{ Bindings: Bindings }>();
 
@@ -12,7 +12,7 @@ file.get('/File/:object/:name', async (c) => {
   const { object, name } = c.req.param();
   const bucket = c.env.OUTPUTS;
   const found = bucket && /^[0-9a-f]{64}$/.test(object) ? await bucket.get(`${object}/${name}`) : null;
-  if (!found) throw new ApiError(404, [{ code: 1, message: 'File not found' }]);
+  if (!found) throw new ApiError(404, [{ code: WiroCode.notFound, message: 'File not found' }]);
   return new Response(found.body, {
     headers: {
       'content-type': found.httpMetadata?.contentType ?? 'application/octet-stream',

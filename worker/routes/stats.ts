@@ -4,14 +4,15 @@
  */
 import { Hono } from 'hono';
 import { type Bindings, readConfig } from '../env';
-import { ApiError } from '../errors';
+import { ApiError, WiroCode } from '../errors';
 import { hmacHex, verifyHmacHex } from '../wiro/sign';
 
 export const stats = new Hono<{ Bindings: Bindings }>();
 
 stats.get('/Stats', async (c) => {
   const adminToken = c.env.ADMIN_TOKEN;
-  if (!adminToken) throw new ApiError(404, [{ code: 1, message: 'Stats are off: set ADMIN_TOKEN to turn them on' }]);
+  if (!adminToken)
+    throw new ApiError(404, [{ code: WiroCode.notFound, message: 'Stats are off: set ADMIN_TOKEN to turn them on' }]);
   const given = c.req.header('authorization')?.replace(/^Bearer\s+/i, '') ?? '';
   // Compare MACs of both, so the comparison takes the same time whatever the guess.
   if (!(await verifyHmacHex(adminToken, given, await hmacHex(adminToken, adminToken)))) {

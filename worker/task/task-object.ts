@@ -20,6 +20,7 @@ import { IDEMPOTENCY_WINDOW_MS } from '../guard/idempotency';
 import {
   isFailed,
   isTerminal,
+  QUEUED_STATUSES,
   type RunAnswer,
   type SocketMessage,
   toSocketMessage,
@@ -434,7 +435,7 @@ export class TaskObject extends DurableObject<Bindings> {
   async #giveUp(): Promise<void> {
     const record = this.#record;
     if (!record) return;
-    const queued = ['task_queue', 'task_accept', 'task_assign'].includes(record.task.status);
+    const queued = QUEUED_STATUSES.includes(record.task.status);
     const waited = Date.now() - record.createdAt;
     record.stoppedWaitingAt = Date.now();
     record.pollAt = Date.now() + AFTERLIFE_POLL_MS;
