@@ -18,7 +18,7 @@ import { idempotencyKey, idempotentObjectKey, requestFingerprint } from '../guar
 import type { Admission } from '../guard/limiter';
 import { verifyTurnstile } from '../guard/turnstile';
 import { parseOrigins } from '../middleware/origins';
-import type { Outcome, StartAnswer } from '../task/task-object';
+import type { Outcome, StartAnswer } from '../task/record';
 import { callbackUrl, mintTaskIds, newTaskObject } from '../task/token';
 import { webhookSecretProblem } from '../task/webhook';
 import { TOOL_SLUG } from '../tool/catalog';

@@ -15,7 +15,6 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { type Bindings, readConfig } from '../env';
-import { ApiError, WiroCode } from '../errors';
 import { IDEMPOTENCY_WINDOW_MS } from '../guard/idempotency';
 import {
   isFailed,
@@ -25,111 +24,37 @@ import {
   type SocketMessage,
   toSocketMessage,
   type WiroEnvelope,
-  type WiroErrorItem,
   type WiroTask,
 } from '../protocol';
 import { TOOL_SLUG } from '../tool/catalog';
-import { type SeededRunInput, upstreamRunBody } from '../tool/schema';
+import { upstreamRunBody } from '../tool/schema';
 import { UpstreamError, WiroClient } from '../wiro/client';
+import { findLostRun } from './lost-run';
 import { keepOutputs } from './outputs';
+import {
+  failure,
+  type LegacyFields,
+  migrate,
+  notFound,
+  type Outcome,
+  refusal,
+  type StartAnswer,
+  type StartArgs,
+  type TaskEvent,
+  type TaskRecord,
+} from './record';
 import { AFTERLIFE_MS, AFTERLIFE_POLL_MS, nextPollAt, pollDelay } from './schedule';
+import { releaseSlot, settleCost } from './settlement';
 import { type ClientIds, parseProgress, rank, shouldApply, timedOut, toClientTask } from './state';
-import { NOT_FOUND_MESSAGE, type TaskIds } from './token';
 import { UpstreamSocket } from './upstream-socket';
 import { Watchers } from './watchers';
-import { deliverWebhook, WEBHOOK_RETRY_DELAYS_MS, type WebhookState } from './webhook';
-
-export type StartAnswer = RunAnswer & { replayed?: boolean };
-
-export type Failure = {
-  ok: false;
-  status: number;
-  errors: WiroErrorItem[];
-  /**
-   * For a Run that failed after it was sent: Wiro `refused` it (nothing started, nothing is
-   * owed), or its answer was `lost` (a task may run: it is followed, and its cost counts).
-   */
-  run?: 'refused' | 'lost';
-  /** Fields for the error envelope (a lost Run's identifiers). */
-  extra?: Record<string, string>;
-};
-export type Outcome<T> = { ok: true; body: T } | Failure;
-
-export interface StartArgs {
-  ids: TaskIds;
-  input: SeededRunInput;
-  /** The Worker's own signed callback URL for this task, sent to Wiro. */
-  callbackUrl: string;
-  /** The client's webhook, relayed to when the task ends. */
-  clientCallbackUrl?: string;
-  /** The Worker's public origin. */
-  publicOrigin: string;
-  /** Who started it: the limiter to release, and the budget line its cost is booked on. */
-  client: { key: string; budgetLine: string };
-  /** The Run's admission: its running slot in the limiter and its reservation in the budget. */
-  ticket: string;
-  /** Set for an `Idempotency-Key` Run: repeats with the same inputs get this task. */
-  fingerprint?: string;
-  /** Wiro's realtime socket to follow the task on; polling alone when absent. */
-  socketUrl?: string;
-}
-
-/** What the object keeps: the start's settings (less the inputs, which Wiro holds), and the task's life. */
-export interface TaskRecord
-  extends Pick<StartArgs, 'callbackUrl' | 'clientCallbackUrl' | 'publicOrigin' | 'client' | 'ticket' | 'fingerprint'> {
-  /** The client's identifiers for the task. */
-  taskid: string;
-  token: string;
-  /** Wiro's id and token for the task, once Wiro has confirmed the Run. */
-  wiro?: { taskid: string; token: string };
-  socketUrl?: string | undefined;
-  task: WiroTask;
-  createdAt: number;
-  /** When Wiro was last read; Detail re-reads only when this is old. */
-  readAt: number;
-  deadlineAt: number;
-  polls: number;
-  /** When the next poll is due; none once the task has ended on Wiro. */
-  pollAt?: number | undefined;
-  /** When the alarm is set for. */
-  alarmAt?: number | undefined;
-  /** Every call this task cost on Wiro, Run included. */
-  upstreamCalls: number;
-  /** Connection attempts to Wiro's socket so far; it gives up after a few. */
-  socketAttempts?: number;
-  /** The relay of the final task to the client's own webhook, once the task has ended. */
-  webhook?: WebhookState;
-  /** When the Worker stopped waiting (the deadline): the client saw the end, Wiro may not have. */
-  stoppedWaitingAt?: number;
-  /** The client's running slot is free again. */
-  slotReleased?: boolean;
-  /** The budget holds the task's real cost (or the reservation, if it never became known). */
-  costSettled?: boolean;
-}
-
-export interface TaskEvent {
-  id: number;
-  status: string;
-  at: number;
-  task: WiroTask;
-}
+import { afterAttempt, deliverWebhook, isDue, isPending, newWebhook } from './webhook';
 
 /** A poll is skipped when Wiro's socket spoke more recently than this. */
 const SOCKET_QUIET_MS = 15_000;
 const SOCKET_ATTEMPTS = 3;
-/** How far back Wiro's task list is searched for a Run whose answer was lost. */
-const LOST_RUN_SEARCH = 50;
 /** A claim on an `Idempotency-Key` task lapses if its Run never arrives (the Worker failed). */
 const CLAIM_MS = 30_000;
-
-function failure(error: unknown): Failure {
-  if (error instanceof ApiError) return { ok: false, status: error.status, errors: error.errors };
-  throw error;
-}
-
-function refusal(status: number, message: string): Failure {
-  return { ok: false, status, errors: [{ code: WiroCode.general, message }] };
-}
 
 export class TaskObject extends DurableObject<Bindings> {
   #record: TaskRecord | undefined;
@@ -139,10 +64,11 @@ export class TaskObject extends DurableObject<Bindings> {
   readonly #upstream = new UpstreamSocket();
   /** Socket messages are handled one at a time, in order. */
   #socketQueue: Promise<void> = Promise.resolve();
-  readonly #watchers = new Watchers();
+  readonly #watchers: Watchers;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
+    this.#watchers = new Watchers(ctx);
     // Reading writes nothing: an object opened by an identifier it never had stays empty.
     ctx.blockConcurrencyWhile(async () => {
       this.#record = migrate(await ctx.storage.get<TaskRecord & LegacyFields>('record'));
@@ -318,7 +244,7 @@ export class TaskObject extends DurableObject<Bindings> {
     const record = this.#record;
     if (!record) return notFound();
     try {
-      if (!record.wiro) await this.#attachFrom(callbackToken(body));
+      if (!record.wiro) await this.#findLostRun(body);
       else if (!isTerminal(record.task.status) || record.stoppedWaitingAt) await this.#refresh();
     } catch (error) {
       // Keep polling; the alarm will try again.
@@ -347,27 +273,15 @@ export class TaskObject extends DurableObject<Bindings> {
       upstreamCalls: record.upstreamCalls,
       polls: record.polls,
       status: record.task.status,
-      watchers: this.#watchers.size + this.ctx.getWebSockets().length,
+      watchers: this.#watchers.size,
     };
   }
 
-  /**
-   * The live streams: a WebSocket (`Upgrade: websocket`, Wiro's socket protocol, hibernatable:
-   * an idle task costs nothing while its sockets wait) or else Server-Sent Events.
-   */
+  /** The live streams: Wiro's socket protocol over a WebSocket, or Server-Sent Events. */
   override async fetch(request: Request): Promise<Response> {
     const record = this.#record;
     if (!record) return Response.json({ result: false, errors: notFound().errors }, { status: 404 });
-    if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
-      const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-      this.ctx.acceptWebSocket(server);
-      server.send(JSON.stringify(toSocketMessage(record.task)));
-      if (isTerminal(record.task.status)) server.close(1000, 'task ended');
-      return new Response(null, { status: 101, webSocket: client });
-    }
-    const lastId = Number(request.headers.get('last-event-id') ?? new URL(request.url).searchParams.get('lastEventId'));
-    const history = this.events(Number.isFinite(lastId) ? lastId : 0);
-    return this.#watchers.stream(history, isTerminal(record.task.status));
+    return this.#watchers.open(request, record.task, (afterId) => this.events(afterId));
   }
 
   /** A socket client may ask again (`task_info`): it gets the current state. */
@@ -454,17 +368,13 @@ export class TaskObject extends DurableObject<Bindings> {
   async #relay(dueBy: number): Promise<void> {
     const record = this.#record;
     const webhook = record?.webhook;
-    if (!record || !webhook || webhook.delivered || webhook.gaveUp || webhook.nextAt > dueBy) return;
+    if (!record || !webhook || !isDue(webhook, dueBy)) return;
     const secret = this.env.WEBHOOK_SECRET;
     const result = secret
       ? await deliverWebhook(webhook, secret, record.task)
       : { ok: false, outcome: 'no WEBHOOK_SECRET' };
-    webhook.attempts++;
-    const delay = WEBHOOK_RETRY_DELAYS_MS[webhook.attempts - 1];
-    if (result.ok) webhook.delivered = true;
-    else if (delay === undefined || !secret) webhook.gaveUp = true;
-    else webhook.nextAt = Date.now() + delay;
-    if (!result.ok) this.#log(`webhook attempt ${webhook.attempts} failed`, result.outcome);
+    record.webhook = afterAttempt(webhook, result.ok, Boolean(secret), Date.now());
+    if (!result.ok) this.#log(`webhook attempt ${record.webhook.attempts} failed`, result.outcome);
     await this.#save();
   }
 
@@ -516,8 +426,7 @@ export class TaskObject extends DurableObject<Bindings> {
     if (!record) return;
     const due: number[] = [];
     if (record.pollAt !== undefined) due.push(record.pollAt);
-    const webhook = record.webhook;
-    if (webhook && !webhook.delivered && !webhook.gaveUp) due.push(webhook.nextAt);
+    if (record.webhook && isPending(record.webhook)) due.push(record.webhook.nextAt);
     record.alarmAt = due.length > 0 ? Math.min(...due) : undefined;
     await this.#save();
     if (record.alarmAt !== undefined) await this.ctx.storage.setAlarm(record.alarmAt);
@@ -543,29 +452,17 @@ export class TaskObject extends DurableObject<Bindings> {
     return this.#refreshing;
   }
 
-  /** A Run whose answer was lost: Wiro's latest tasks are searched for the one sent with our callback URL. */
-  async #findLostRun(): Promise<void> {
+  /**
+   * A Run whose answer was lost: the task is looked for on Wiro (from a callback's body, or in
+   * Wiro's task list) and attached once Wiro shows it carries this object's callback URL.
+   */
+  async #findLostRun(callbackBody?: unknown): Promise<void> {
     const record = this.#record;
     if (!record || record.wiro) return;
     const wiro = new WiroClient(readConfig(this.env));
     try {
-      const found = (await wiro.list({ start: 0, limit: LOST_RUN_SEARCH })).find(
-        (task) => task.callbackurl === record.callbackUrl,
-      );
+      const found = await findLostRun(wiro, record.callbackUrl, callbackBody);
       if (found) await this.#attach(found);
-    } finally {
-      record.upstreamCalls += wiro.calls;
-    }
-  }
-
-  /** Asks Wiro about the token a callback named; attaches the task only if it is this object's. */
-  async #attachFrom(token: string | undefined): Promise<void> {
-    const record = this.#record;
-    if (!record || record.wiro || !token) return;
-    const wiro = new WiroClient(readConfig(this.env));
-    try {
-      const task = await wiro.detail(token);
-      if (task.callbackurl === record.callbackUrl) await this.#attach(task);
     } finally {
       record.upstreamCalls += wiro.calls;
     }
@@ -602,16 +499,7 @@ export class TaskObject extends DurableObject<Bindings> {
       if (record.stoppedWaitingAt === undefined) record.pollAt = undefined;
       this.#upstream.close();
       if (this.env.OUTPUTS && !isFailed(next)) next.outputs = await this.#keep(next.outputs);
-      if (record.clientCallbackUrl) {
-        record.webhook = {
-          url: record.clientCallbackUrl,
-          id: `msg_${record.taskid}`,
-          attempts: 0,
-          nextAt: Date.now(),
-          delivered: false,
-          gaveUp: false,
-        };
-      }
+      if (record.clientCallbackUrl) record.webhook = newWebhook(record.clientCallbackUrl, `msg_${record.taskid}`);
     }
     record.task = next;
     await this.#save();
@@ -653,28 +541,19 @@ export class TaskObject extends DurableObject<Bindings> {
   async #releaseSlot(): Promise<void> {
     const record = this.#record;
     if (!record || record.slotReleased) return;
-    try {
-      await this.env.LIMITER.get(this.env.LIMITER.idFromName(record.client.key)).release(record.ticket);
-      record.slotReleased = true;
-      await this.#save();
-    } catch (error) {
-      this.#log('could not release the running slot', error);
-    }
+    await releaseSlot(this.env, record).catch((error) => this.#log('could not release the running slot', error));
+    await this.#save();
   }
 
   /** The task's cost replaces its reservation in the budget (undefined: the reservation stays as the cost). */
   async #settleCost(cost: number | undefined): Promise<void> {
     const record = this.#record;
     if (!record || record.costSettled) return;
-    try {
-      await this.env.BUDGET.get(this.env.BUDGET.idFromName('global')).settle(record.ticket, cost);
-      record.costSettled = true;
-      await this.#save();
-    } catch (error) {
-      this.#log('could not book the cost', error);
-    }
+    await settleCost(this.env, record, cost).catch((error) => this.#log('could not book the cost', error));
+    await this.#save();
   }
 
+  /** Stores the task's new state as an event, then tells every watcher. */
   #append(task: WiroTask): void {
     const at = Date.now();
     const row = this.ctx.storage.sql
@@ -685,17 +564,7 @@ export class TaskObject extends DurableObject<Bindings> {
         JSON.stringify(task),
       )
       .one();
-    const terminal = isTerminal(task.status);
-    this.#watchers.send({ id: row.id, status: task.status, at, task }, terminal);
-    const message = JSON.stringify(toSocketMessage(task));
-    for (const ws of this.ctx.getWebSockets()) {
-      try {
-        ws.send(message);
-        if (terminal) ws.close(1000, 'task ended');
-      } catch {
-        // A socket that is already gone has nothing to miss.
-      }
-    }
+    this.#watchers.send({ id: row.id, status: task.status, at, task });
   }
 
   async #save(): Promise<void> {
@@ -706,37 +575,4 @@ export class TaskObject extends DurableObject<Bindings> {
     const message = error instanceof Error ? error.message : String(error);
     console.warn(`TaskObject ${this.ctx.id.toString().slice(0, 12)}: ${what}: ${message}`);
   }
-}
-
-function notFound(): Failure {
-  return { ok: false, status: 404, errors: [{ code: WiroCode.notFound, message: NOT_FOUND_MESSAGE }] };
-}
-
-/** Wiro's token in a callback's body (Wiro does not document the body: both shapes are read). */
-function callbackToken(body: unknown): string | undefined {
-  if (typeof body !== 'object' || body === null) return undefined;
-  const record = body as { socketaccesstoken?: unknown; tasklist?: unknown };
-  const first = Array.isArray(record.tasklist) ? (record.tasklist[0] as { socketaccesstoken?: unknown }) : record;
-  const token = first?.socketaccesstoken;
-  return typeof token === 'string' && /^[\w-]{8,128}$/.test(token) ? token : undefined;
-}
-
-/** What records kept before ids were signed: Wiro's id as the taskid, and Wiro's token apart. */
-interface LegacyFields {
-  upstreamToken?: string;
-}
-
-/** A record written before ids were signed: its token becomes its taskid too (both open it). */
-function migrate(saved: (TaskRecord & LegacyFields) | undefined): TaskRecord | undefined {
-  if (!saved?.upstreamToken) return saved;
-  const { upstreamToken, ...record } = saved;
-  const legacyClient = record.client as unknown as { key: string; origin?: string; budgetLine?: string };
-  return {
-    ...record,
-    wiro: { taskid: record.taskid, token: upstreamToken },
-    taskid: record.token,
-    task: { ...record.task, id: record.token },
-    client: { key: legacyClient.key, budgetLine: legacyClient.budgetLine ?? legacyClient.origin ?? '' },
-    callbackUrl: record.callbackUrl ?? '',
-  };
 }

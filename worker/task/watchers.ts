@@ -1,10 +1,13 @@
 /**
- * The watchers of one task: every open Server-Sent Events stream. A new watcher first gets the
- * history it has not seen (after its `Last-Event-ID`), then every event as it happens; all
- * streams end after the terminal event. While nothing happens a comment line keeps proxies
- * from closing idle streams.
+ * The watchers of one task, and the one place that talks to them: Server-Sent Events streams and
+ * hibernatable WebSockets (Wiro's socket protocol; an idle task costs nothing while its sockets
+ * wait). A new SSE watcher first gets the history it has not seen (after its `Last-Event-ID`), a
+ * new socket the current state; then every event reaches everyone, each encoded once, and every
+ * stream and socket ends after the terminal event. While nothing happens a comment line keeps
+ * proxies from closing idle streams.
  */
-import type { TaskEvent } from './task-object';
+import { isTerminal, toSocketMessage, type WiroTask } from '../protocol';
+import type { TaskEvent } from './record';
 
 const KEEPALIVE_MS = 15_000;
 /** Tells EventSource how long to wait before reconnecting after a drop. */
@@ -19,9 +22,31 @@ export function formatEvent(event: TaskEvent): string {
 export class Watchers {
   readonly #streams = new Set<WritableStreamDefaultWriter<Uint8Array>>();
   #keepalive: ReturnType<typeof setInterval> | undefined;
+  readonly #ctx: DurableObjectState;
+
+  constructor(ctx: DurableObjectState) {
+    this.#ctx = ctx;
+  }
 
   get size(): number {
-    return this.#streams.size;
+    return this.#streams.size + this.#ctx.getWebSockets().length;
+  }
+
+  /**
+   * A new watcher: a WebSocket (`Upgrade: websocket`) that gets the task's current frame, or an
+   * SSE stream that replays what came after its `Last-Event-ID` (`history` reads it).
+   */
+  open(request: Request, task: WiroTask, history: (afterId: number) => TaskEvent[]): Response {
+    const ended = isTerminal(task.status);
+    if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
+      const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+      this.#ctx.acceptWebSocket(server);
+      server.send(JSON.stringify(toSocketMessage(task)));
+      if (ended) server.close(1000, 'task ended');
+      return new Response(null, { status: 101, webSocket: client });
+    }
+    const lastId = Number(request.headers.get('last-event-id') ?? new URL(request.url).searchParams.get('lastEventId'));
+    return this.stream(history(Number.isFinite(lastId) ? lastId : 0), ended);
   }
 
   /** Opens a stream that replays `history`; it closes at once if the task has already ended. */
@@ -46,8 +71,9 @@ export class Watchers {
     });
   }
 
-  /** Sends one event to everyone; after the terminal event, closes every stream. */
-  send(event: TaskEvent, terminal: boolean): void {
+  /** Sends one event to everyone; after the terminal event, closes every stream and socket. */
+  send(event: TaskEvent): void {
+    const terminal = isTerminal(event.status);
     // Encoded once for everyone: with a thousand watchers the copies add up.
     const bytes = encoder.encode(formatEvent(event));
     for (const writer of this.#streams) {
@@ -56,6 +82,15 @@ export class Watchers {
     }
     if (terminal) this.#streams.clear();
     this.#stopKeepaliveIfIdle();
+    const frame = JSON.stringify(toSocketMessage(event.task));
+    for (const ws of this.#ctx.getWebSockets()) {
+      try {
+        ws.send(frame);
+        if (terminal) ws.close(1000, 'task ended');
+      } catch {
+        // A socket that is already gone has nothing to miss.
+      }
+    }
   }
 
   #write(writer: WritableStreamDefaultWriter<Uint8Array>, bytes: Uint8Array): void {

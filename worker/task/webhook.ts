@@ -24,6 +24,32 @@ export interface WebhookState {
 
 /** Waits before each retry; after the last, the relay gives up (about 1 h 15 min in all). */
 export const WEBHOOK_RETRY_DELAYS_MS = [5_000, 30_000, 120_000, 600_000, 3_600_000];
+
+/** The relay of a task that has just ended: due at once. */
+export function newWebhook(url: string, id: string, now = Date.now()): WebhookState {
+  return { url, id, attempts: 0, nextAt: now, delivered: false, gaveUp: false };
+}
+
+/** Still to deliver: neither delivered nor given up. */
+export function isPending(state: WebhookState): boolean {
+  return !state.delivered && !state.gaveUp;
+}
+
+export function isDue(state: WebhookState, dueBy: number): boolean {
+  return isPending(state) && state.nextAt <= dueBy;
+}
+
+/**
+ * The relay after one attempt: delivered on success; otherwise the next retry, or given up after
+ * the last one (at once when there is no secret to sign with: no retry could succeed).
+ */
+export function afterAttempt(state: WebhookState, ok: boolean, canSign: boolean, now: number): WebhookState {
+  const attempts = state.attempts + 1;
+  if (ok) return { ...state, attempts, delivered: true };
+  const delay = WEBHOOK_RETRY_DELAYS_MS[attempts - 1];
+  if (delay === undefined || !canSign) return { ...state, attempts, gaveUp: true };
+  return { ...state, attempts, nextAt: now + delay };
+}
 const DELIVERY_TIMEOUT_MS = 10_000;
 
 const SECRET_PREFIX = 'whsec_';

@@ -1,0 +1,119 @@
+/**
+ * What a task object keeps and answers: the record of one task (the start's settings, less the
+ * inputs, which Wiro holds, and the task's life), the events it streams, and the `Outcome` its
+ * methods answer across the RPC boundary (an error's fields would not survive it). Records
+ * written before ids were signed are brought up to date as they are read.
+ */
+import { ApiError, WiroCode } from '../errors';
+import type { RunAnswer, WiroErrorItem, WiroTask } from '../protocol';
+import type { SeededRunInput } from '../tool/schema';
+import { NOT_FOUND_MESSAGE, type TaskIds } from './token';
+import type { WebhookState } from './webhook';
+
+export type StartAnswer = RunAnswer & { replayed?: boolean };
+
+export type Failure = {
+  ok: false;
+  status: number;
+  errors: WiroErrorItem[];
+  /**
+   * For a Run that failed after it was sent: Wiro `refused` it (nothing started, nothing is
+   * owed), or its answer was `lost` (a task may run: it is followed, and its cost counts).
+   */
+  run?: 'refused' | 'lost';
+  /** Fields for the error envelope (a lost Run's identifiers). */
+  extra?: Record<string, string>;
+};
+export type Outcome<T> = { ok: true; body: T } | Failure;
+
+export interface StartArgs {
+  ids: TaskIds;
+  input: SeededRunInput;
+  /** The Worker's own signed callback URL for this task, sent to Wiro. */
+  callbackUrl: string;
+  /** The client's webhook, relayed to when the task ends. */
+  clientCallbackUrl?: string;
+  /** The Worker's public origin. */
+  publicOrigin: string;
+  /** Who started it: the limiter to release, and the budget line its cost is booked on. */
+  client: { key: string; budgetLine: string };
+  /** The Run's admission: its running slot in the limiter and its reservation in the budget. */
+  ticket: string;
+  /** Set for an `Idempotency-Key` Run: repeats with the same inputs get this task. */
+  fingerprint?: string;
+  /** Wiro's realtime socket to follow the task on; polling alone when absent. */
+  socketUrl?: string;
+}
+
+/** What the object keeps: the start's settings (less the inputs, which Wiro holds), and the task's life. */
+export interface TaskRecord
+  extends Pick<StartArgs, 'callbackUrl' | 'clientCallbackUrl' | 'publicOrigin' | 'client' | 'ticket' | 'fingerprint'> {
+  /** The client's identifiers for the task. */
+  taskid: string;
+  token: string;
+  /** Wiro's id and token for the task, once Wiro has confirmed the Run. */
+  wiro?: { taskid: string; token: string };
+  socketUrl?: string | undefined;
+  task: WiroTask;
+  createdAt: number;
+  /** When Wiro was last read; Detail re-reads only when this is old. */
+  readAt: number;
+  deadlineAt: number;
+  polls: number;
+  /** When the next poll is due; none once the task has ended on Wiro. */
+  pollAt?: number | undefined;
+  /** When the alarm is set for. */
+  alarmAt?: number | undefined;
+  /** Every call this task cost on Wiro, Run included. */
+  upstreamCalls: number;
+  /** Connection attempts to Wiro's socket so far; it gives up after a few. */
+  socketAttempts?: number;
+  /** The relay of the final task to the client's own webhook, once the task has ended. */
+  webhook?: WebhookState;
+  /** When the Worker stopped waiting (the deadline): the client saw the end, Wiro may not have. */
+  stoppedWaitingAt?: number;
+  /** The client's running slot is free again. */
+  slotReleased?: boolean;
+  /** The budget holds the task's real cost (or the reservation, if it never became known). */
+  costSettled?: boolean;
+}
+
+export interface TaskEvent {
+  id: number;
+  status: string;
+  at: number;
+  task: WiroTask;
+}
+
+export function failure(error: unknown): Failure {
+  if (error instanceof ApiError) return { ok: false, status: error.status, errors: error.errors };
+  throw error;
+}
+
+export function refusal(status: number, message: string): Failure {
+  return { ok: false, status, errors: [{ code: WiroCode.general, message }] };
+}
+
+export function notFound(): Failure {
+  return { ok: false, status: 404, errors: [{ code: WiroCode.notFound, message: NOT_FOUND_MESSAGE }] };
+}
+
+/** What records kept before ids were signed: Wiro's id as the taskid, and Wiro's token apart. */
+export interface LegacyFields {
+  upstreamToken?: string;
+}
+
+/** A record written before ids were signed: its token becomes its taskid too (both open it). */
+export function migrate(saved: (TaskRecord & LegacyFields) | undefined): TaskRecord | undefined {
+  if (!saved?.upstreamToken) return saved;
+  const { upstreamToken, ...record } = saved;
+  const legacyClient = record.client as unknown as { key: string; origin?: string; budgetLine?: string };
+  return {
+    ...record,
+    wiro: { taskid: record.taskid, token: upstreamToken },
+    taskid: record.token,
+    task: { ...record.task, id: record.token },
+    client: { key: legacyClient.key, budgetLine: legacyClient.budgetLine ?? legacyClient.origin ?? '' },
+    callbackUrl: record.callbackUrl ?? '',
+  };
+}
