@@ -11,6 +11,7 @@ import { requestLog } from './middleware/request-log';
 import { securityHeaders } from './middleware/security-headers';
 import { callback } from './routes/callback';
 import { file } from './routes/file';
+import { openapi } from './routes/openapi';
 import { run } from './routes/run';
 import { socket } from './routes/socket';
 import { stats } from './routes/stats';
@@ -35,6 +36,7 @@ app.route('/v1', callback);
 app.route('/v1', socket);
 app.route('/v1', file);
 app.route('/v1', stats);
+app.route('/v1', openapi);
 
 app.all('/v1/*', (c) => {
   throw new ApiError(404, [

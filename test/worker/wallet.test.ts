@@ -39,7 +39,8 @@ describe('the spending cap', () => {
     const vars = { ...GENEROUS, DAILY_SPEND_LIMIT: '0.01' };
     const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => runAs(`198.51.100.${i + 1}`, vars)));
     const codes = await statuses(answers);
-    expect(codes.filter((code) => code === 200)).toHaveLength(1);
+    // Admitted is anything not refused: on a loaded machine the one Run's answer may come late (504).
+    expect(codes.filter((code) => code !== 429)).toHaveLength(1);
     expect(codes.filter((code) => code === 429)).toHaveLength(49);
     expect(await runCalls()).toBe(1);
     const usage = await budgetUsage();
@@ -83,7 +84,7 @@ describe('the spending cap', () => {
       await resetBudget();
       const ip = `198.18.0.${cap}`;
       const answers = await Promise.all(Array.from({ length: 50 }, () => runAs(ip, vars)));
-      const admitted = (await statuses(answers)).filter((code) => code === 200).length;
+      const admitted = (await statuses(answers)).filter((code) => code !== 429).length;
       expect(admitted, name).toBeLessThanOrEqual(cap);
       expect(admitted, name).toBeGreaterThan(0);
       // Each admitted Run's task is cancelled, so the next cap starts with free slots.

@@ -7,6 +7,16 @@ export function unwrap<T>(outcome: Outcome<T>): T {
   return fail(outcome);
 }
 
+/**
+ * Wiro's concurrency refusal (code 96, passed on as 429) says nothing about when to retry; a
+ * running task frees its slot within seconds, so clients are told to wait as long as for the
+ * Worker's own running-tasks cap.
+ */
+const UPSTREAM_BUSY_RETRY_SECONDS = '5';
+
 export function fail(failure: Failure): never {
-  throw new ApiError(failure.status, failure.errors, failure.extra ? { extra: failure.extra } : {});
+  throw new ApiError(failure.status, failure.errors, {
+    ...(failure.extra ? { extra: failure.extra } : {}),
+    ...(failure.status === 429 ? { headers: { 'retry-after': UPSTREAM_BUSY_RETRY_SECONDS } } : {}),
+  });
 }

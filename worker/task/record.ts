@@ -4,9 +4,13 @@
  * methods answer across the RPC boundary (an error's fields would not survive it). Records
  * written before ids were signed are brought up to date as they are read.
  */
+import type { Config } from '../env';
 import { ApiError, WiroCode } from '../errors';
+import { IDEMPOTENCY_WINDOW_MS } from '../guard/idempotency';
 import type { RunAnswer, WiroErrorItem, WiroTask } from '../protocol';
-import type { SeededRunInput } from '../tool/schema';
+import { type SeededRunInput, upstreamRunBody } from '../tool/schema';
+import { pollDelay } from './schedule';
+import { type ClientIds, toClientTask } from './state';
 import { NOT_FOUND_MESSAGE, type TaskIds } from './token';
 import type { WebhookState } from './webhook';
 
@@ -116,4 +120,55 @@ export function migrate(saved: (TaskRecord & LegacyFields) | undefined): TaskRec
     client: { key: legacyClient.key, budgetLine: legacyClient.budgetLine ?? legacyClient.origin ?? '' },
     callbackUrl: record.callbackUrl ?? '',
   };
+}
+
+/** A task about to be sent to Wiro: queued, with the parameters Wiro will report for it. */
+export function newRecord(
+  args: StartArgs,
+  config: Pick<Config, 'taskDeadlineMs' | 'pollFirstMs'>,
+  now: number,
+): TaskRecord {
+  const ids: ClientIds = { taskid: args.ids.taskid, token: args.ids.token };
+  const { input, ids: _ids, ...kept } = args;
+  // What Wiro will report as the task's parameters (strings, as Wiro keeps them), the seed drawn
+  // for it included, known before Wiro is asked.
+  const parameters = Object.fromEntries(
+    Object.entries(upstreamRunBody(input, '')).map(([name, value]) => [name, String(value)]),
+  );
+  const queued = {
+    status: 'task_queue',
+    pexit: '',
+    debugerror: '',
+    createtime: String(Math.floor(now / 1000)),
+    outputs: [],
+    parameters,
+  };
+  return {
+    ...kept,
+    ...ids,
+    task: toClientTask(queued, ids, args.clientCallbackUrl),
+    createdAt: now,
+    readAt: now,
+    deadlineAt: now + config.taskDeadlineMs,
+    polls: 0,
+    pollAt: now + pollDelay(0, config.pollFirstMs),
+    upstreamCalls: 0,
+  };
+}
+
+/**
+ * The first task's answer to a repeated `Idempotency-Key` Run, a refusal when the repeat is a
+ * mistake (other inputs, a stale key, no key), or undefined when there is no task yet.
+ */
+export function replayOf(record: TaskRecord | undefined, fingerprint: string | undefined, now = Date.now()) {
+  if (!record) return undefined;
+  if (!fingerprint || !record.fingerprint) return refusal(409, 'This task was already started');
+  if (fingerprint !== record.fingerprint) {
+    return refusal(422, 'This Idempotency-Key was already used for a Run with other inputs: use a new key');
+  }
+  if (now - record.createdAt > IDEMPOTENCY_WINDOW_MS) {
+    return refusal(409, 'This Idempotency-Key is more than a day old: use a new key');
+  }
+  const body = { result: true, errors: [], taskid: record.taskid, socketaccesstoken: record.token, replayed: true };
+  return { ok: true as const, body };
 }

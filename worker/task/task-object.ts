@@ -15,7 +15,6 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { type Bindings, readConfig } from '../env';
-import { IDEMPOTENCY_WINDOW_MS } from '../guard/idempotency';
 import {
   isFailed,
   isTerminal,
@@ -29,23 +28,27 @@ import {
 import { TOOL_SLUG } from '../tool/catalog';
 import { upstreamRunBody } from '../tool/schema';
 import { UpstreamError, WiroClient } from '../wiro/client';
+import { Claim } from './claim';
+import { EventLog } from './event-log';
 import { findLostRun } from './lost-run';
 import { keepOutputs } from './outputs';
 import {
   failure,
   type LegacyFields,
   migrate,
+  newRecord,
   notFound,
   type Outcome,
   refusal,
+  replayOf,
   type StartAnswer,
   type StartArgs,
   type TaskEvent,
   type TaskRecord,
 } from './record';
-import { AFTERLIFE_MS, AFTERLIFE_POLL_MS, nextPollAt, pollDelay } from './schedule';
+import { AFTERLIFE_MS, AFTERLIFE_POLL_MS, nextPollAt } from './schedule';
 import { releaseSlot, settleCost } from './settlement';
-import { type ClientIds, parseProgress, rank, shouldApply, timedOut, toClientTask } from './state';
+import { parseProgress, rank, shouldApply, timedOut, toClientTask } from './state';
 import { UpstreamSocket } from './upstream-socket';
 import { Watchers } from './watchers';
 import { afterAttempt, deliverWebhook, isDue, isPending, newWebhook } from './webhook';
@@ -53,22 +56,22 @@ import { afterAttempt, deliverWebhook, isDue, isPending, newWebhook } from './we
 /** A poll is skipped when Wiro's socket spoke more recently than this. */
 const SOCKET_QUIET_MS = 15_000;
 const SOCKET_ATTEMPTS = 3;
-/** A claim on an `Idempotency-Key` task lapses if its Run never arrives (the Worker failed). */
-const CLAIM_MS = 30_000;
 
 export class TaskObject extends DurableObject<Bindings> {
   #record: TaskRecord | undefined;
   #refreshing: Promise<void> | undefined;
   /** An `Idempotency-Key` Run on its way here: repeats wait for it instead of racing it. */
-  #claim: { until: number; done: Promise<void>; release: () => void } | undefined;
+  readonly #claim = new Claim();
   readonly #upstream = new UpstreamSocket();
   /** Socket messages are handled one at a time, in order. */
   #socketQueue: Promise<void> = Promise.resolve();
   readonly #watchers: Watchers;
+  readonly #history: EventLog;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     this.#watchers = new Watchers(ctx);
+    this.#history = new EventLog(ctx.storage.sql);
     // Reading writes nothing: an object opened by an identifier it never had stays empty.
     ctx.blockConcurrencyWhile(async () => {
       this.#record = migrate(await ctx.storage.get<TaskRecord & LegacyFields>('record'));
@@ -81,27 +84,22 @@ export class TaskObject extends DurableObject<Bindings> {
    * while the first Run is being admitted waits for it, so it gets that task, never a refusal.
    */
   async claim(fingerprint: string): Promise<Outcome<StartAnswer> | undefined> {
-    while (this.#claim && this.#claim.until > Date.now()) await this.#claim.done;
-    const replay = this.#replayOf(fingerprint);
+    await this.#claim.wait();
+    const replay = replayOf(this.#record, fingerprint);
     if (replay) return replay;
-    let release = () => {};
-    const done = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    this.#claim = { until: Date.now() + CLAIM_MS, done, release };
+    this.#claim.take();
     return undefined;
   }
 
   /** The claimed Run was refused before it was sent: the next repeat may try. */
   unclaim(): void {
-    this.#claim?.release();
-    this.#claim = undefined;
+    this.#claim.release();
   }
 
   /** Starts the task on Wiro; Wiro's Run is never retried, and never sent twice for one task. */
   async start(args: StartArgs): Promise<Outcome<StartAnswer>> {
     try {
-      const replay = this.#replayOf(args.fingerprint);
+      const replay = replayOf(this.#record, args.fingerprint);
       if (replay) return replay;
       return await this.#begin(args);
     } finally {
@@ -109,57 +107,12 @@ export class TaskObject extends DurableObject<Bindings> {
     }
   }
 
-  #replayOf(fingerprint: string | undefined): Outcome<StartAnswer> | undefined {
-    const record = this.#record;
-    if (!record) return undefined;
-    if (!fingerprint || !record.fingerprint) return refusal(409, 'This task was already started');
-    if (fingerprint !== record.fingerprint) {
-      return refusal(422, 'This Idempotency-Key was already used for a Run with other inputs: use a new key');
-    }
-    if (Date.now() - record.createdAt > IDEMPOTENCY_WINDOW_MS) {
-      return refusal(409, 'This Idempotency-Key is more than a day old: use a new key');
-    }
-    const body = { result: true, errors: [], taskid: record.taskid, socketaccesstoken: record.token, replayed: true };
-    return { ok: true, body };
-  }
-
   async #begin(args: StartArgs): Promise<Outcome<StartAnswer>> {
     const config = readConfig(this.env);
-    const now = Date.now();
-    const ids: ClientIds = { taskid: args.ids.taskid, token: args.ids.token };
-    const { input: _input, ids: _ids, ...kept } = args;
-    const record: TaskRecord = {
-      ...kept,
-      ...ids,
-      task: toClientTask(
-        {
-          status: 'task_queue',
-          pexit: '',
-          debugerror: '',
-          createtime: String(Math.floor(now / 1000)),
-          outputs: [],
-          // What Wiro will report as the task's parameters (as strings, as Wiro keeps them), the
-          // seed drawn for it included, known before Wiro is asked.
-          parameters: Object.fromEntries(
-            Object.entries(upstreamRunBody(args.input, '')).map(([name, value]) => [name, String(value)]),
-          ),
-        },
-        ids,
-        args.clientCallbackUrl,
-      ),
-      createdAt: now,
-      readAt: now,
-      deadlineAt: now + config.taskDeadlineMs,
-      polls: 0,
-      pollAt: now + pollDelay(0, config.pollFirstMs),
-      upstreamCalls: 0,
-    };
+    const record = newRecord(args, config, Date.now());
     // Kept before the Run leaves: if its answer is lost, this task still knows it was sent.
     this.#record = record;
-    this.ctx.storage.sql.exec(
-      `CREATE TABLE IF NOT EXISTS events (
-         id INTEGER PRIMARY KEY, status TEXT NOT NULL, at INTEGER NOT NULL, task TEXT NOT NULL)`,
-    );
+    this.#history.create();
     await this.#save();
 
     const wiro = new WiroClient(config);
@@ -255,14 +208,7 @@ export class TaskObject extends DurableObject<Bindings> {
 
   /** Events after `afterId`, oldest first: the history a new or returning watcher catches up on. */
   events(afterId = 0): TaskEvent[] {
-    if (!this.#record) return [];
-    return this.ctx.storage.sql
-      .exec<{ id: number; status: string; at: number; task: string }>(
-        'SELECT id, status, at, task FROM events WHERE id > ? ORDER BY id',
-        afterId,
-      )
-      .toArray()
-      .map((row) => ({ id: row.id, status: row.status, at: row.at, task: JSON.parse(row.task) as WiroTask }));
+    return this.#record ? this.#history.after(afterId) : [];
   }
 
   /** Counters for operators and benchmarks. */
@@ -555,16 +501,7 @@ export class TaskObject extends DurableObject<Bindings> {
 
   /** Stores the task's new state as an event, then tells every watcher. */
   #append(task: WiroTask): void {
-    const at = Date.now();
-    const row = this.ctx.storage.sql
-      .exec<{ id: number }>(
-        'INSERT INTO events (status, at, task) VALUES (?, ?, ?) RETURNING id',
-        task.status,
-        at,
-        JSON.stringify(task),
-      )
-      .one();
-    this.#watchers.send({ id: row.id, status: task.status, at, task });
+    this.#watchers.send(this.#history.append(task));
   }
 
   async #save(): Promise<void> {
