@@ -1,0 +1,42 @@
+/** The poll schedule and the webhook relay's retries, as pure functions. */
+import { describe, expect, it } from 'vitest';
+import { nextPollAt, pollDelay } from '../../../worker/task/schedule';
+import { afterAttempt, isDue, newWebhook, WEBHOOK_RETRY_DELAYS_MS } from '../../../worker/task/webhook';
+
+describe('polling', () => {
+  it('backs off 1, 1, 2, 2, 3, 3, 5 … then 10 and finally 30 times the first delay', () => {
+    expect([0, 1, 2, 3, 4, 5, 6].map((polls) => pollDelay(polls, 1000))).toEqual([
+      1000, 1000, 2000, 2000, 3000, 3000, 5000,
+    ]);
+    expect(pollDelay(20, 1000)).toBe(10_000);
+    expect(pollDelay(40, 1000)).toBe(30_000);
+  });
+
+  it('never schedules a poll past the deadline while the client waits', () => {
+    expect(nextPollAt(1000, 0, 1000, 1500)).toBe(1500);
+    expect(nextPollAt(1000, 0, 1000, 10_000)).toBe(2000);
+    // A deadline already past: poll now, and the poll gives up.
+    expect(nextPollAt(5000, 0, 1000, 1000)).toBe(5000);
+  });
+});
+
+describe('the webhook relay’s retries', () => {
+  it('is due at once, then after each retry delay, and gives up after the last', () => {
+    let state = newWebhook('https://client.example/hook', 'msg_1', 0);
+    expect(isDue(state, 0)).toBe(true);
+    const times: number[] = [];
+    for (const _ of WEBHOOK_RETRY_DELAYS_MS) {
+      state = afterAttempt(state, false, true, 0);
+      times.push(state.nextAt);
+    }
+    expect(times).toEqual(WEBHOOK_RETRY_DELAYS_MS);
+    state = afterAttempt(state, false, true, 0);
+    expect(state).toMatchObject({ gaveUp: true, attempts: WEBHOOK_RETRY_DELAYS_MS.length + 1 });
+    expect(isDue(state, Number.MAX_SAFE_INTEGER)).toBe(false);
+  });
+
+  it('stops at the first 2xx, and at once when there is no secret to sign with', () => {
+    expect(afterAttempt(newWebhook('u', 'i', 0), true, true, 0)).toMatchObject({ delivered: true, attempts: 1 });
+    expect(afterAttempt(newWebhook('u', 'i', 0), false, false, 0)).toMatchObject({ gaveUp: true, attempts: 1 });
+  });
+});
