@@ -79,6 +79,11 @@ describe('generate', () => {
     await expect.poll(() => page.locator('wiro-flux').count()).toBe(2);
     await page.locator('wiro-flux [part="prompt"]').first().waitFor();
     await expect.poll(() => page.locator('wiro-flux [part="notice"]').first().textContent()).toContain('Demo mode');
+    // The "Embed it" snippet names this Worker (filled in by /demo.js, under the page's CSP).
+    const snippet = page.locator('#embed pre');
+    await expect.poll(() => snippet.textContent()).toContain(`src="${inject('workerUrl')}/widget.js"`);
+    expect(await snippet.textContent()).toContain(`endpoint="${inject('workerUrl')}"`);
+    expect(await snippet.textContent()).not.toContain('YOUR-WORKER');
     await screenshot(page, 'demo-page');
     await context.close();
   });

@@ -4,8 +4,8 @@
  * than the viewport (no sideways scrolling, down to 320 px).
  */
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { control, launch, newestWiroTaskId, normalPace, openHost, screenshot, waitForEvent } from './helpers.ts';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
+import { control, launch, newestWiroTaskId, normalPace, openHost, ready, screenshot, waitForEvent } from './helpers.ts';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -49,6 +49,7 @@ async function finish(page: Page): Promise<void> {
 describe('screenshots', () => {
   test('desktop 1280×900: the form, generating, and two results', async () => {
     const { context, page } = await openHost(browser);
+    expect(await page.locator('wiro-flux .keys').isVisible()).toBe(true); // a mouse and keyboard: the hint shows
     await screenshot(page, 'desktop-idle');
     await page.locator('wiro-flux input[name="samples"]').nth(1).check({ force: true });
     await page.locator('wiro-flux input[name="size"]').nth(1).check({ force: true });
@@ -82,6 +83,20 @@ describe('screenshots', () => {
     await screenshot(page, 'phone-375-generating', false);
     await finish(page);
     await screenshot(page, 'phone-375-result');
+    await noSidewaysScroll(page);
+    await context.close();
+  });
+
+  test('touch-only phone: no "Enter to generate" hint, the counter stays', async () => {
+    const context = await browser.newContext({ viewport: { width: 375, height: 800 }, hasTouch: true, isMobile: true });
+    const page = await context.newPage();
+    await page.goto(`${inject('hostUrl')}/`);
+    await ready(page);
+    const hint = page.locator('wiro-flux .row.hint');
+    await expect.poll(() => hint.locator('.keys').isVisible()).toBe(false);
+    expect(await hint.locator('[aria-hidden]').isVisible()).toBe(true);
+    // The viewport only: a full-page capture drops the touch emulation (and so the media query).
+    await screenshot(page, 'phone-touch-idle', false);
     await noSidewaysScroll(page);
     await context.close();
   });

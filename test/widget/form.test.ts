@@ -34,13 +34,18 @@ describe('form from the schema', () => {
     }
   });
 
-  test('the style picker lists every published LoRA, with description and trigger words', async () => {
+  test('the style picker lists every published LoRA by its friendly name, with source and trigger words', async () => {
     const element = await mount({ lora: '1236' });
     const options = $$<HTMLOptionElement>(element, '[part="lora"] option');
     expect(options.map((option) => option.value)).toEqual(tool.loras.map((lora) => lora.value));
-    expect(options.map((option) => option.textContent)).toEqual(tool.loras.map((lora) => lora.label));
+    const text = Object.fromEntries(options.map((option) => [option.value, option.textContent]));
+    expect(text['1236']).toBe('Vintage Comic Book Cover Sci-fi Pulp');
+    expect(text['1328']).toBe('WPAP ART Style');
+    expect(text['655']).toBe('No style (Wiro default)'); // a label written for people stays
+    expect(options.some((option) => option.textContent?.includes('/'))).toBe(false);
+    expect(part<HTMLSelectElement>(element, 'lora')?.value).toBe('1236');
     const info = $(element, '.lora-info')?.textContent ?? '';
-    expect(info).toContain('Vintage Comic Book Cover Sci-fi Pulp');
+    expect(info).toContain('WizardWhitebeard/Vintage-Comic-Book-Cover-Sci-fi-Pulp');
     expect(info).toContain('vintage comic book cover');
     expect(info).toContain('1950s pulp art style');
   });
@@ -135,6 +140,23 @@ describe('form from the schema', () => {
     expect(fake.api.runs()[1]?.body.seed).toBe('42');
   });
 
+  test('a submit the form refuses leaves the seed as it was', async () => {
+    const element = await mount({ prompt: 'a lion' });
+    const seed = $<HTMLInputElement>(element, '#seed')!;
+    type(seed, '42');
+    type(part<HTMLTextAreaElement>(element, 'prompt')!, '');
+    submit(element);
+    await settle(element);
+    submit(element);
+    await settle(element);
+    expect(fake.api.runs()).toEqual([]);
+    expect(seed.value).toBe('42');
+    type(part<HTMLTextAreaElement>(element, 'prompt')!, 'a lion');
+    await generate(element, fake.api);
+    expect(seed.value).toMatch(/^\d+$/);
+    expect(String(fake.api.runs()[0]?.body.seed)).toBe(seed.value);
+  });
+
   test('the randomize button draws a new seed', async () => {
     const element = await mount();
     const seed = $<HTMLInputElement>(element, '#seed')!;
@@ -178,6 +200,26 @@ describe('client-side checks', () => {
     await settle(element);
     expect(fake.api.runs()).toEqual([]);
     expect($(element, '#prompt-error')?.textContent).toBe('Prompt must be at most 2000 characters.');
+  });
+
+  test('the prompt counter turns to the error colour past the limit', async () => {
+    const element = await mount();
+    const prompt = part<HTMLTextAreaElement>(element, 'prompt')!;
+    const counter = () => $(element, '.row.hint span[aria-hidden]')!;
+    type(prompt, 'a lion');
+    await element.updateComplete;
+    const normal = getComputedStyle(counter()).color;
+    type(prompt, 'x'.repeat(3000));
+    await element.updateComplete;
+    expect(counter().textContent).toBe('3000 / 2000');
+    submit(element);
+    await settle(element);
+    const danger = getComputedStyle($(element, '#prompt-error')!).color;
+    expect(danger).not.toBe(normal);
+    expect(getComputedStyle(counter()).color).toBe(danger);
+    type(prompt, 'x'.repeat(2000));
+    await element.updateComplete;
+    expect(getComputedStyle(counter()).color).toBe(normal);
   });
 
   test('width and height must be in range and multiples of 16', async () => {

@@ -57,13 +57,44 @@ describe('history', () => {
       .find((b) => b.textContent === 'Use these settings again')
       ?.click();
     await element.updateComplete;
-    expect(prompt.value).toBe('wp4p, a castle');
-    expect(element.prompt).toBe('wp4p, a castle');
+    expect(prompt.value).toBe('a castle');
+    expect(element.prompt).toBe('a castle');
     expect(part<HTMLSelectElement>(element, 'lora')?.value).toBe('1328');
-    expect($$(element, '.chip').length).toBe(0);
+    expect($$(element, '.chip').map((chip) => chip.textContent?.replace('×', '').trim())).toEqual(['wp4p']);
     expect($<HTMLInputElement>(element, '#seed')?.value).toBe(seed);
     expect($(element, 'button[aria-pressed]')?.getAttribute('aria-pressed')).toBe('true');
     await vi.waitFor(() => expect(element.shadowRoot?.activeElement).toBe(prompt));
+  });
+
+  test('"use these settings again" after picking another style shows and sends the entry’s style', async () => {
+    const element = await mount({ prompt: 'a castle' });
+    const select = part<HTMLSelectElement>(element, 'lora')!;
+    // As a user picks: the option's selectedness changes, which makes it "dirty" (its `selected`
+    // attribute no longer moves the selection).
+    const pick = async (value: string) => {
+      [...select.options].find((option) => option.value === value)!.selected = true;
+      select.dispatchEvent(new Event('change'));
+      await element.updateComplete;
+    };
+    await pick('1236');
+    fake.api.finish(await generate(element, fake.api));
+    await settle(element);
+    await pick('655');
+    expect($$(element, '.chip')).toEqual([]);
+    [...$$<HTMLButtonElement>(element, '.toolbar button')]
+      .find((b) => b.textContent === 'Use these settings again')
+      ?.click();
+    await element.updateComplete;
+    expect(select.value).toBe('1236');
+    expect(element.lora).toBe('1236');
+    expect($$(element, '.chip').map((chip) => chip.textContent?.replace('×', '').trim())).toEqual([
+      'vintage comic book cover',
+      '1950s pulp art style',
+    ]);
+    expect(part<HTMLTextAreaElement>(element, 'prompt')?.value).toBe('a castle');
+    await generate(element, fake.api);
+    const [first, second] = fake.api.runs();
+    expect(second?.body).toEqual(first?.body);
   });
 
   test('an earlier result can be looked at while a new task runs', async () => {

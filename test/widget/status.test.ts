@@ -55,6 +55,21 @@ describe('stepper', () => {
     expect(bar.getAttribute('aria-valuenow')).toBe('100');
   });
 
+  test('the bar is full when the task is done, and gone when it was stopped', async () => {
+    const element = await mount();
+    let token = await generate(element, fake.api);
+    fake.api.finish(token);
+    await settle(element);
+    expect(part<HTMLProgressElement>(element, 'progress')?.value).toBe(100);
+    token = await generate(element, fake.api);
+    fake.api.push(token, 'task_output', { progress: { percentage: 40, stepCurrent: 8, stepTotal: 20 } });
+    await settle(element);
+    expect(part<HTMLProgressElement>(element, 'progress')?.value).toBe(44);
+    part<HTMLButtonElement>(element, 'cancel')?.click();
+    await vi.waitFor(() => expect(currentStep(element)).toBe('Cancelled'));
+    expect(part(element, 'progress')).toBeNull();
+  });
+
   test('the elapsed time ticks while the task runs', async () => {
     const element = await mount();
     await generate(element, fake.api);

@@ -22,7 +22,7 @@
  * @csspart submit - The Generate button.
  * @csspart cancel - The Cancel / Stop button (only while a task runs).
  * @csspart status - The live status: steps and headline (an aria-live region).
- * @csspart progress - The progress bar.
+ * @csspart progress - The progress bar (none once a task was stopped or failed).
  * @csspart gallery - The results.
  * @csspart image - Each result image.
  * @csspart error - An error message.
@@ -56,6 +56,7 @@ import {
   randomSeed,
   runBody,
   selectedLora,
+  splitPrompt,
   type Values,
   validate,
   valuesFromInputs,
@@ -357,15 +358,17 @@ export default class WiroFlux extends LitElement {
     const tool = this._tool;
     if (!tool || this.stream.active) return;
     const seed = this.#field('seed');
-    if (seed && !this._seedLocked) this.#set(seed.name, randomSeed(seed));
-    const errors = validate(tool, this._values, this.#t, this._chips);
+    // A new random seed is kept only by a submit that goes: a refused one leaves the field as it was.
+    const values = seed && !this._seedLocked ? { ...this._values, [seed.name]: randomSeed(seed) } : this._values;
+    const errors = validate(tool, values, this.#t, this._chips);
     this._errors = errors;
     if (Object.keys(errors).length > 0) {
       this._message = { text: this.#t.fixFields, retry: false };
       await this.#focusFirstError();
       return;
     }
-    this.#start(runBody(tool, this._values, this._chips));
+    this._values = values;
+    this.#start(runBody(tool, values, this._chips));
   }
 
   #start(body: Record<string, unknown>): void {
@@ -480,9 +483,13 @@ export default class WiroFlux extends LitElement {
     const tool = this._tool;
     if (!tool) return;
     const values = valuesFromInputs(tool, entry.inputs);
+    // The Run sent the trigger words inside the prompt: they come back as the chips they were.
+    const name = this.#field('textarea')?.name;
+    const { prompt, chips } = splitPrompt(selectedLora(tool, values), this.#promptOf(tool, values));
+    if (name) values[name] = prompt;
     this._values = values;
     this._errors = {};
-    this._chips = [];
+    this._chips = chips;
     this._seedLocked = true;
     this._customSize = hasSizes(tool) && !this.#preset(tool, values);
     this.prompt = this.#promptOf(tool, values);
@@ -739,8 +746,13 @@ export default class WiroFlux extends LitElement {
         </ol>
         <p class="headline" id="headline">${headline}</p>
       </div>
-      <progress part="progress" max="100" .value=${percent} aria-label=${stage ? stepLabel(stage) : headline} aria-valuemin="0"
-        aria-valuemax="100" aria-valuenow=${percent} aria-valuetext=${details[0] ?? `${percent}%`}></progress>
+      ${
+        // A stopped or failed task did not get to the end: no bar, rather than a full one.
+        ending && ending !== 'done'
+          ? nothing
+          : html`<progress part="progress" max="100" .value=${percent} aria-label=${stage ? stepLabel(stage) : headline}
+            aria-valuemin="0" aria-valuemax="100" aria-valuenow=${percent} aria-valuetext=${details[0] ?? `${percent}%`}></progress>`
+      }
       <div class="row">
         <div class="meta">
           ${details.map((text) => html`<span>${text}</span>`)}

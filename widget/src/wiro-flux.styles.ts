@@ -148,10 +148,20 @@ export default css`
     color: var(--_muted);
     margin: 0;
   }
-  .invalid-msg {
+  .invalid-msg,
+  .over {
     font-size: 12.5px;
     color: var(--_danger);
     margin: 0;
+  }
+  /* Touch only: no Enter key to tell of. */
+  @media (hover: none) and (pointer: coarse) {
+    .keys {
+      display: none;
+    }
+    .row.hint {
+      justify-content: flex-end;
+    }
   }
   input,
   select,

@@ -9,6 +9,7 @@
  */
 import { html, nothing, type TemplateResult } from 'lit';
 import { live } from 'lit/directives/live.js';
+import type { Lora } from '../../../worker/tool/catalog';
 import type { FieldSpec } from '../../../worker/tool/schema';
 import type { SizePreset, ToolDescription } from '../api';
 import { diceIcon, lockIcon, unlockIcon } from '../icons';
@@ -72,8 +73,12 @@ export function renderField(view: FormView, tool: ToolDescription, field: FieldS
           aria-describedby=${describedBy(view, name)} .value=${live(value)}
           @input=${(event: Event) => view.set(name, inputValue(event))} @keydown=${view.promptKeydown}></textarea>
         <div class="row hint">
-          <span id="${name}-help">${t.promptHint}</span>
-          ${field.maxLength ? html`<span aria-hidden="true">${value.length} / ${field.maxLength}</span>` : nothing}
+          <span class="keys" id="${name}-help">${t.promptHint}</span>
+          ${
+            field.maxLength
+              ? html`<span class=${value.length > field.maxLength ? 'over' : ''} aria-hidden="true">${value.length} / ${field.maxLength}</span>`
+              : nothing
+          }
         </div>
         ${fieldError(view, name)}
       </div>`;
@@ -113,6 +118,12 @@ export function renderField(view: FormView, tool: ToolDescription, field: FieldS
   }
 }
 
+/**
+ * A style's name for people: its description, when its label is a repository name
+ * ("WizardWhitebeard/Vintage-Comic-Book-Cover-Sci-fi-Pulp"); labels written for people stay.
+ */
+const styleName = (lora: Lora) => (lora.label.includes('/') && lora.description) || lora.label;
+
 /** The style picker, what the chosen style is, and its own scale settings as sliders. */
 function renderLora(view: FormView, tool: ToolDescription, field: FieldSpec): TemplateResult {
   const { t } = view;
@@ -139,11 +150,16 @@ function renderLora(view: FormView, tool: ToolDescription, field: FieldSpec): Te
         aria-describedby=${describedBy(view, name)} @change=${(event: Event) => view.chooseLora(inputValue(event))}>
         ${tool.loras.map(
           (item) =>
-            html`<option value=${item.value} ?selected=${item.value === view.values[name]}>${item.label}</option>`,
+            // A property, and live: once the user has picked an option the `selected` attribute no
+            // longer moves the selection, and the form's values must stay what the select shows.
+            html`<option value=${item.value} .selected=${live(item.value === view.values[name])}>${styleName(item)}</option>`,
         )}
       </select>
       <p class="lora-info" id="${name}-help">
-        ${lora?.description ?? field.help}${
+        ${
+          // The repository name, when the picker shows the description instead.
+          (lora && (styleName(lora) === lora.label ? lora.description : lora.label)) ?? field.help
+        }${
           words.length > 0
             ? html`. ${t.triggerWords}: ${words.map((word, i) => html`${i ? ', ' : ''}<code>${word}</code>`)}`
             : nothing

@@ -111,6 +111,19 @@ export function fullPrompt(prompt: string, chips: readonly string[]): string {
   return [...chips, prompt.trim()].filter(Boolean).join(', ');
 }
 
+/** `fullPrompt` undone for a LoRA: the trigger words a sent prompt starts with, back as chips. */
+export function splitPrompt(lora: Lora | undefined, sent: string): { prompt: string; chips: string[] } {
+  const chips: string[] = [];
+  let prompt = sent;
+  for (const word of lora?.triggerwords ?? []) {
+    if (prompt === word || prompt.startsWith(`${word}, `)) {
+      chips.push(word);
+      prompt = prompt.slice(word.length + 2);
+    }
+  }
+  return { prompt, chips };
+}
+
 /** Trigger words of a LoRA that the prompt does not already contain: the chips to show. */
 export function missingTriggerWords(lora: Lora | undefined, prompt: string): string[] {
   const text = prompt.toLowerCase();
