@@ -151,7 +151,7 @@ describe('keyboard', () => {
     const element = await mount({ lora: '1328' });
     part(element, 'prompt')?.focus();
     const order: string[] = [];
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < 13; i++) {
       await userEvent.tab();
       const focused = active(element) as HTMLElement | null;
       const name =
@@ -165,6 +165,7 @@ describe('keyboard', () => {
       if (name === 'submit') break;
     }
     expect(order).toEqual([
+      'button', // "Try: wp4p, a lion at dusk", under the prompt
       'lora',
       'WPAP-ART-Style',
       'size', // the size presets: one stop for the radio group
@@ -230,6 +231,36 @@ describe('keyboard', () => {
     expect(dialog.querySelector('img')?.getAttribute('alt')).toContain('Image 1 of 1');
     await userEvent.keyboard('{Escape}');
     await vi.waitFor(() => expect(dialog.open).toBe(false));
+  });
+
+  test('the viewer has a caption, named previous/next buttons, and ArrowLeft/ArrowRight', async () => {
+    const element = await mount({ prompt: 'a lion at dusk' });
+    fake.api.finish(await generate(element, fake.api), 4);
+    await settle(element);
+    const open = $$<HTMLButtonElement>(element, '.tile .open')[0]!;
+    open.focus();
+    await userEvent.keyboard('{Enter}');
+    const dialog = $<HTMLDialogElement>(element, 'dialog')!;
+    await vi.waitFor(() => expect(dialog.open).toBe(true));
+    const caption = () => dialog.querySelector('p')?.textContent;
+    expect(caption()).toBe('Image 1 of 4: a lion at dusk');
+    await userEvent.keyboard('{ArrowRight}');
+    await element.updateComplete;
+    expect(caption()).toBe('Image 2 of 4: a lion at dusk');
+    expect(dialog.querySelector('img')?.getAttribute('src')).toBe(
+      fake.api.tasks.values().next().value?.outputs[1]?.url,
+    );
+    await userEvent.keyboard('{ArrowLeft}{ArrowLeft}');
+    await element.updateComplete;
+    expect(caption()).toBe('Image 4 of 4: a lion at dusk');
+    const buttons = [...dialog.querySelectorAll('button')];
+    const next = buttons.find((button) => button.getAttribute('aria-label') === 'Next image')!;
+    expect(buttons.find((button) => button.getAttribute('aria-label') === 'Previous image')).toBeTruthy();
+    next.click();
+    await element.updateComplete;
+    expect(caption()).toBe('Image 1 of 4: a lion at dusk');
+    expect(dialog.getAttribute('aria-labelledby')).toBe(dialog.querySelector('p')?.id);
+    expect(await violations(element)).toEqual([]);
   });
 
   test('chips are removable from the keyboard', async () => {

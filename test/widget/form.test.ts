@@ -178,6 +178,34 @@ describe('form from the schema', () => {
   });
 });
 
+describe('example prompts', () => {
+  test('one click puts the style’s example in the prompt, trigger words as chips, and it is sent so', async () => {
+    const element = await mount({ lora: '1328', prompt: 'something' });
+    const example = $<HTMLButtonElement>(element, '.try')!;
+    expect(example.textContent?.trim()).toBe('Try: wp4p, a lion at dusk');
+    $<HTMLButtonElement>(element, '.chip button')?.click(); // the user had removed the chip
+    await element.updateComplete;
+    expect($$(element, '.chip')).toEqual([]);
+    example.click();
+    await element.updateComplete;
+    expect(part<HTMLTextAreaElement>(element, 'prompt')?.value).toBe('a lion at dusk');
+    expect(element.prompt).toBe('a lion at dusk');
+    expect($$(element, '.chip').map((chip) => chip.textContent?.replace('×', '').trim())).toEqual(['wp4p']);
+    await generate(element, fake.api);
+    expect(fake.api.runs()[0]?.body.prompt).toBe('wp4p, a lion at dusk');
+  });
+
+  test('the example follows the chosen style', async () => {
+    const element = await mount({ lora: '1236' });
+    expect($(element, '.try')?.textContent?.trim()).toBe(
+      'Try: vintage comic book cover, 1950s pulp art style, a lion at dusk',
+    );
+    element.lora = '1328';
+    await element.updateComplete;
+    expect($(element, '.try')?.textContent?.trim()).toBe('Try: wp4p, a lion at dusk');
+  });
+});
+
 describe('client-side checks', () => {
   test('an empty prompt is refused before any request, next to the field', async () => {
     const element = await mount();

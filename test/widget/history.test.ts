@@ -66,6 +66,33 @@ describe('history', () => {
     await vi.waitFor(() => expect(element.shadowRoot?.activeElement).toBe(prompt));
   });
 
+  test('failed and cancelled tiles show their status and prompt, and their settings can be used again', async () => {
+    const element = await mount({ prompt: 'a stormy harbour', lora: '1328' });
+    fake.api.fail(await generate(element, fake.api));
+    await settle(element);
+    const prompt = part<HTMLTextAreaElement>(element, 'prompt')!;
+    prompt.value = 'a quiet meadow';
+    prompt.dispatchEvent(new Event('input'));
+    fake.api.push(await generate(element, fake.api), 'task_cancel');
+    await settle(element);
+    const tiles = $$<HTMLButtonElement>(element, '[part="history"] li button');
+    expect(tiles.map((tile) => tile.textContent?.trim())).toEqual([
+      'Cancelled: wp4p, a quiet meadow',
+      'Failed: wp4p, a stormy harbour',
+    ]);
+    prompt.value = 'something else';
+    prompt.dispatchEvent(new Event('input'));
+    tiles[1]?.click();
+    await element.updateComplete;
+    [...$$<HTMLButtonElement>(element, '.toolbar button')]
+      .find((b) => b.textContent === 'Use these settings again')
+      ?.click();
+    await element.updateComplete;
+    expect(prompt.value).toBe('a stormy harbour');
+    expect(part<HTMLSelectElement>(element, 'lora')?.value).toBe('1328');
+    await vi.waitFor(() => expect(element.shadowRoot?.activeElement).toBe(prompt));
+  });
+
   test('"use these settings again" after picking another style shows and sends the entry’s style', async () => {
     const element = await mount({ prompt: 'a castle' });
     const select = part<HTMLSelectElement>(element, 'lora')!;
@@ -184,6 +211,35 @@ describe('re-attach after a reload', () => {
     fake.api.finish(token);
     await vi.waitFor(() => expect($$(element, '[part="image"]').length).toBe(1));
     expect(stored()[0]?.status).toBe('task_postprocess_end');
+  });
+
+  test('the form shows the re-attached task’s prompt and settings, not the defaults', async () => {
+    const task = fake.api.addTask('task_output');
+    const entry: HistoryEntry = {
+      taskid: task.id,
+      token: task.socketaccesstoken,
+      status: 'task_queue',
+      inputs: {
+        prompt: 'wp4p, left running',
+        selectedLoraModel: '1328',
+        seed: '424242',
+        width: 1024,
+        height: 1024,
+        samples: 2,
+      },
+      outputs: [],
+      createdAt: Date.now() - 3000,
+    };
+    localStorage.setItem(KEY, JSON.stringify([entry]));
+    const element = await mount();
+    await vi.waitFor(() => expect(part<HTMLTextAreaElement>(element, 'prompt')?.value).toBe('left running'));
+    expect(element.prompt).toBe('left running');
+    expect(part<HTMLSelectElement>(element, 'lora')?.value).toBe('1328');
+    expect($$(element, '.chip').map((chip) => chip.textContent?.replace('×', '').trim())).toEqual(['wp4p']);
+    expect($<HTMLInputElement>(element, '#seed')?.value).toBe('424242');
+    // Not "use again": the next Generate still draws a new seed, and focus stays where the page has it.
+    expect($(element, 'button[aria-pressed]')?.getAttribute('aria-pressed')).toBe('false');
+    expect(element.shadowRoot?.activeElement).toBeNull();
   });
 
   test('a task that ended while the page was away shows its result at once', async () => {

@@ -28,7 +28,8 @@ export function stageOf(status: string): Stage {
   return QUEUED_STATUSES.includes(status) ? 'queued' : (STAGE_OF[status] ?? 'starting');
 }
 
-export function endingOf(task: WiroTask): Ending | undefined {
+/** Also for a history entry, which keeps a task's status and exit code. */
+export function endingOf(task: Pick<WiroTask, 'status' | 'pexit'>): Ending | undefined {
   if (task.status === 'task_cancel') return 'cancelled';
   if (task.status !== 'task_postprocess_end') return undefined;
   return isFailed(task) ? 'failed' : 'done';

@@ -133,14 +133,15 @@ export default class WiroFlux extends LitElement {
   declare private _history: HistoryEntry[];
   /** The history entry shown in the gallery; default: the current task's. */
   declare private _shownId: string | undefined;
-  declare private _viewing: { url: string; alt: string; name: string } | undefined;
+  /** The image in the full-size viewer: which result of which entry. */
+  declare private _viewing: { entry: HistoryEntry; index: number } | undefined;
   declare private _copied: boolean;
   declare private _stopping: boolean;
 
   #api = new WiroApi(SCRIPT_ORIGIN);
   #store = new HistoryStore(SCRIPT_ORIGIN);
   #toolLoad: AbortController | undefined;
-  /** The body of the latest Run, for Retry. */
+  /** The body of the latest Run, for Retry (and, after a reload mid-task, the re-attached task's). */
   #lastBody: Record<string, unknown> | undefined;
   #copiedTimer: ReturnType<typeof setTimeout> | undefined;
   /** The rendered challenge: Turnstile's API, its widget id, its container, and what it was rendered for. */
@@ -251,6 +252,9 @@ export default class WiroFlux extends LitElement {
       this.prompt = this.#promptOf(tool, values);
       const lora = loraField(tool);
       if (lora) this.lora = values[lora.name] ?? '';
+      // A task before the form is built was re-attached after a reload: the form shows what
+      // that task was sent, not the defaults.
+      if (this.stream.task && this.#lastBody) this.#useSettings(this.#lastBody, false);
     } catch (error) {
       if (abort.signal.aborted) return;
       // The Worker's 403 for a page it does not serve is readable: say what the owner must do.
@@ -423,15 +427,16 @@ export default class WiroFlux extends LitElement {
         ...entry,
         status: task.status,
         outputs: task.outputs.map(({ name, url }) => ({ name, url })),
-        ...(task.pexit !== undefined ? { pexit: task.pexit } : {}),
-        ...(task.debugerror ? { debugerror: task.debugerror } : {}),
+        // Stored as JSON, which leaves out the ones that are undefined.
+        pexit: task.pexit,
+        debugerror: task.debugerror,
       });
     }
     emit(this, 'wiro-done', { task });
     const ending = endingOf(task);
-    if (ending === 'done') this._shownId = undefined;
     if (ending === 'failed') emit(this, 'wiro-error', { message: task.debugerror || this.#t.failedTitle });
     if (ending === 'done') {
+      this._shownId = undefined;
       // Move focus to the results only if it was on the status (where submit put it), not if
       // the user went on to type elsewhere meanwhile.
       const active = this.shadowRoot?.activeElement;
@@ -479,10 +484,11 @@ export default class WiroFlux extends LitElement {
     this.renderRoot.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
   }
 
-  #useSettings(entry: HistoryEntry): void {
+  /** Fills the form from a Run's inputs; `again` (the button) also keeps its seed and focuses the prompt. */
+  #useSettings(inputs: Record<string, unknown>, again = true): void {
     const tool = this._tool;
     if (!tool) return;
-    const values = valuesFromInputs(tool, entry.inputs);
+    const values = valuesFromInputs(tool, inputs);
     // The Run sent the trigger words inside the prompt: they come back as the chips they were.
     const name = this.#field('textarea')?.name;
     const { prompt, chips } = splitPrompt(selectedLora(tool, values), this.#promptOf(tool, values));
@@ -490,12 +496,13 @@ export default class WiroFlux extends LitElement {
     this._values = values;
     this._errors = {};
     this._chips = chips;
-    this._seedLocked = true;
+    this._seedLocked = again;
     this._customSize = hasSizes(tool) && !this.#preset(tool, values);
     this.prompt = this.#promptOf(tool, values);
     const lora = loraField(tool);
     if (lora) this.lora = values[lora.name] ?? '';
-    void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('[part="prompt"]')?.focus());
+    if (again)
+      void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('[part="prompt"]')?.focus());
   }
 
   async #copySeed(seed: string): Promise<void> {
@@ -527,11 +534,29 @@ export default class WiroFlux extends LitElement {
     }
   }
 
-  async #view(url: string, alt: string, name: string): Promise<void> {
-    this._viewing = { url, alt, name };
+  async #view(entry: HistoryEntry, index: number): Promise<void> {
+    this._viewing = { entry, index };
     await this.updateComplete;
     const dialog = this.renderRoot.querySelector('dialog');
     if (dialog && !dialog.open) dialog.showModal();
+  }
+
+  /** The viewer's previous (-1) or next (1) image, round the ends. */
+  #step(by: number): void {
+    const viewing = this._viewing;
+    const count = viewing?.entry.outputs.length ?? 0;
+    if (viewing && count > 1) this._viewing = { ...viewing, index: (viewing.index + by + count) % count };
+  }
+
+  /** One result's URL, its alt text ("Image 2 of 4: the prompt") and its download file name. */
+  #image(entry: HistoryEntry, index: number): { url: string; alt: string; name: string; label: string } {
+    const label = format(this.#t.image, { n: index + 1, count: entry.outputs.length });
+    return {
+      url: entry.outputs[index]?.url ?? '',
+      alt: `${label}: ${entry.inputs.prompt ?? ''}`,
+      name: `wiro-${entry.taskid}-${index + 1}.png`,
+      label,
+    };
   }
 
   #show(entry: HistoryEntry): void {
@@ -578,16 +603,21 @@ export default class WiroFlux extends LitElement {
 
   #renderLoading(): TemplateResult {
     const t = this.#t;
-    return html`<form part="form" class="main loading" aria-busy=${this._toolError ? 'false' : 'true'}>
+    return html`<form part="form" class="main loading" aria-busy=${!this._toolError}>
       ${
         this._toolError
-          ? html`<div class="error" part="error" role="alert">
-            <p>${this._toolError}</p>
-            <div class="actions"><button class="btn" type="button" @click=${() => this.#loadTool()}>${t.reload}</button></div>
-          </div>`
+          ? this.#alert(html`<p>${this._toolError}</p>`, t.reload, () => this.#loadTool())
           : html`<p>${t.loading}</p>`
       }
     </form>`;
+  }
+
+  /** An error part: what went wrong, and a button to try again when there is something to try. */
+  #alert(body: TemplateResult, label: string, action: (() => void) | undefined): TemplateResult {
+    return html`<div class="error" part="error" role="alert">
+      ${body}
+      ${action ? html`<div class="actions"><button class="btn" type="button" @click=${action}>${label}</button></div>` : nothing}
+    </div>`;
   }
 
   #formView(tool: ToolDescription): FormView {
@@ -614,6 +644,11 @@ export default class WiroFlux extends LitElement {
         }
       },
       promptKeydown: (event) => this.#onKeydown(event),
+      tryExample: () => {
+        this.#set(this.#field('textarea')?.name ?? '', this.#t.example);
+        // Choosing the style again brings back its trigger words as chips.
+        this.#chooseLora(this.lora);
+      },
     };
   }
 
@@ -665,23 +700,16 @@ export default class WiroFlux extends LitElement {
     return html`${showStatus ? this.#renderStatus() : nothing}
     ${
       ending === 'failed' && !this._shownId
-        ? html`<div class="error" part="error" role="alert">
-          <p><strong>${t.failedTitle}</strong></p>
-          <pre>${task?.debugerror || t.failedTitle}</pre>
-          <div class="actions"><button class="btn" type="button" @click=${this.#retry}>${t.retry}</button></div>
-        </div>`
+        ? this.#alert(
+            html`<p><strong>${t.failedTitle}</strong></p><pre>${task?.debugerror || t.failedTitle}</pre>`,
+            t.retry,
+            this.#retry,
+          )
         : nothing
     }
     ${
       this._message
-        ? html`<div class="error" part="error" role="alert">
-          <p>${this._message.text}</p>
-          ${
-            this._message.retry
-              ? html`<div class="actions"><button class="btn" type="button" @click=${this.#retry}>${t.retry}</button></div>`
-              : nothing
-          }
-        </div>`
+        ? this.#alert(html`<p>${this._message.text}</p>`, t.retry, this._message.retry ? this.#retry : undefined)
         : nothing
     }
     ${this.stream.active && !this._shownId ? this.#renderPlaceholders() : shown ? this.#renderGallery(shown) : nothing}
@@ -691,8 +719,8 @@ export default class WiroFlux extends LitElement {
 
   #shownEntry(): HistoryEntry | undefined {
     const id = this._shownId ?? (this.stream.status === 'ended' ? this.stream.task?.id : undefined);
-    const entry = id ? this._history.find((item) => item.taskid === id) : undefined;
-    return entry && entry.outputs.length > 0 ? entry : undefined;
+    // One without images (failed, cancelled) still has its settings to use again.
+    return id ? this._history.find((item) => item.taskid === id) : undefined;
   }
 
   #renderStatus(): TemplateResult {
@@ -701,12 +729,8 @@ export default class WiroFlux extends LitElement {
     const ending = task && status === 'ended' ? endingOf(task) : undefined;
     const stage = status === 'starting' || !task ? undefined : stageOf(task.status);
     const current = stage ? STAGES.indexOf(stage) : -1;
-    const stepLabel = (name: (typeof STAGES)[number]) =>
-      name === 'done' && ending === 'failed'
-        ? t.failed
-        : name === 'done' && ending === 'cancelled'
-          ? t.cancelled
-          : t[name];
+    // The last step says how it ended: Done, Failed or Cancelled.
+    const stepLabel = (name: (typeof STAGES)[number]) => t[name === 'done' && ending ? ending : name];
     const headline =
       status === 'starting'
         ? t.sending
@@ -714,13 +738,7 @@ export default class WiroFlux extends LitElement {
           ? t.failedTitle
           : ending === 'cancelled'
             ? t.cancelled
-            : {
-                queued: t.queuedHead,
-                starting: t.startingHead,
-                running: t.runningHead,
-                finishing: t.finishingHead,
-                done: t.doneHead,
-              }[stage ?? 'queued'];
+            : t[`${stage ?? 'queued'}Head`];
     const percent = status === 'starting' || !task ? 0 : percentOf(task);
     const progress = task?.progress;
     const details: string[] = [];
@@ -771,7 +789,7 @@ export default class WiroFlux extends LitElement {
   #renderPlaceholders(): TemplateResult {
     const width = Number(this.#lastBody?.width) || 1;
     const height = Number(this.#lastBody?.height) || 1;
-    const count = Math.max(1, Number(this.#lastBody?.samples) || 1);
+    const count = Number(this.#lastBody?.samples) || 1;
     return html`<div class="tiles ${count === 1 ? 'one' : ''}" aria-hidden="true">
       ${Array.from(
         { length: count },
@@ -783,33 +801,30 @@ export default class WiroFlux extends LitElement {
 
   #renderGallery(entry: HistoryEntry): TemplateResult {
     const t = this.#t;
-    const prompt = String(entry.inputs.prompt ?? '');
     const seed = entry.inputs.seed === undefined ? '' : String(entry.inputs.seed);
     const count = entry.outputs.length;
     return html`<div class="gallery" part="gallery" tabindex="-1" role="region" aria-label=${t.results}>
       <div class="tiles ${count === 1 ? 'one' : ''}">
-        ${entry.outputs.map((output, index) => {
-          const label = format(t.image, { n: index + 1, count });
-          const alt = `${label}: ${prompt}`;
-          const name = `wiro-${entry.taskid}-${index + 1}.png`;
+        ${entry.outputs.map((_, index) => {
+          const { url, alt, name, label } = this.#image(entry, index);
           return html`<figure class="tile">
-            <button class="open" type="button" aria-label="${t.open}: ${label}" @click=${() => this.#view(output.url, alt, name)}>
-              <img part="image" src=${output.url} alt=${alt} width=${Number(entry.inputs.width) || nothing}
+            <button class="open" type="button" aria-label="${t.open}: ${label}" @click=${() => this.#view(entry, index)}>
+              <img part="image" src=${url} alt=${alt} width=${Number(entry.inputs.width) || nothing}
                 height=${Number(entry.inputs.height) || nothing} />
             </button>
             <button class="btn small dl" type="button" aria-label="${t.download}: ${label}"
-              @click=${() => this.#download(output.url, name)}>${downloadIcon}</button>
+              @click=${() => this.#download(url, name)}>${downloadIcon}</button>
           </figure>`;
         })}
       </div>
       <div class="toolbar">
-        ${seed ? html`<span class="seedv">${t.seed} ${seed}</span>` : nothing}
         ${
           seed
-            ? html`<button class="btn small" type="button" @click=${() => this.#copySeed(seed)}>${t.copySeed}</button>`
+            ? html`<span class="seedv">${t.seed} ${seed}</span>
+              <button class="btn small" type="button" @click=${() => this.#copySeed(seed)}>${t.copySeed}</button>`
             : nothing
         }
-        <button class="btn small" type="button" @click=${() => this.#useSettings(entry)}>${t.reuse}</button>
+        <button class="btn small" type="button" @click=${() => this.#useSettings(entry.inputs)}>${t.reuse}</button>
         <span class="sr-only" role="status">${this._copied ? t.copied : ''}</span>
       </div>
     </div>`;
@@ -831,17 +846,13 @@ export default class WiroFlux extends LitElement {
         ${this._history.map((entry) => {
           const first = entry.outputs[0];
           const prompt = String(entry.inputs.prompt ?? '');
-          const state = isTerminal(entry.status)
-            ? entry.status === 'task_cancel'
-              ? t.cancelled
-              : entry.pexit && entry.pexit !== '0'
-                ? t.failed
-                : t.done
-            : t[stageOf(entry.status)];
+          const state = t[endingOf(entry) ?? stageOf(entry.status)];
+          // Also the text of a tile without an image, so what is read is what is shown.
+          const name = `${state}: ${prompt.slice(0, 80)}`;
           return html`<li>
-            <button type="button" aria-current=${entry.taskid === currentId ? 'true' : 'false'}
-              aria-label="${state}: ${prompt.slice(0, 80)}" title=${prompt} @click=${() => this.#show(entry)}>
-              ${first ? html`<img src=${first.url} alt="" loading="lazy" />` : html`<span>${state}</span>`}
+            <button type="button" aria-current=${entry.taskid === currentId}
+              aria-label=${name} title=${prompt} @click=${() => this.#show(entry)}>
+              ${first ? html`<img src=${first.url} alt="" loading="lazy" />` : html`<span>${name}</span>`}
             </button>
           </li>`;
         })}
@@ -852,14 +863,19 @@ export default class WiroFlux extends LitElement {
   #renderViewer(): TemplateResult {
     const t = this.#t;
     const viewing = this._viewing;
-    return html`<dialog class="viewer" aria-label=${viewing?.alt ?? t.open} @close=${() => {
+    const image = viewing && this.#image(viewing.entry, viewing.index);
+    const arrow = (by: number, label: string, text: string) =>
+      html`<button class="btn" type="button" aria-label=${label} @click=${() => this.#step(by)}>${text}</button>`;
+    return html`<dialog class="viewer" aria-labelledby="caption" @close=${() => {
       this._viewing = undefined;
-    }}>
+    }} @keydown=${(event: KeyboardEvent) => this.#step(event.key === 'ArrowLeft' ? -1 : event.key === 'ArrowRight' ? 1 : 0)}>
       ${
-        viewing
-          ? html`<img src=${viewing.url} alt=${viewing.alt} />
+        image
+          ? html`<img src=${image.url} alt=${image.alt} />
             <form method="dialog" class="actions">
-              <button class="btn" type="button" @click=${() => this.#download(viewing.url, viewing.name)}>
+              <p class="hint" id="caption">${image.alt}</p>
+              ${(viewing?.entry.outputs.length ?? 0) > 1 ? [arrow(-1, t.previous, '‹'), arrow(1, t.next, '›')] : nothing}
+              <button class="btn" type="button" @click=${() => this.#download(image.url, image.name)}>
                 ${downloadIcon} ${t.download}
               </button>
               <button class="btn" value="close">${t.close}</button>

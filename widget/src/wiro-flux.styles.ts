@@ -2,6 +2,13 @@
  * The widget's look. Public custom properties (`--wiro-flux-*`) feed private ones (`--_*`), so
  * a page's value always wins over the light or dark default. No inline styles anywhere: the
  * widget works under a strict Content-Security-Policy.
+ *
+ * Why some rules are there (as JS comments: the build keeps CSS comments in the bundle): on
+ * touch screens the "Enter to generate" hint goes (no Enter key to tell of); in a container
+ * under 480px the step names go (too narrow for five words: the bars stay, the headline says
+ * where it is) and results sit two per row (`min(40%, 200px)`, rather than one very tall column);
+ * a history tile is a flex box so that a tile without an image shows its text from the top (a
+ * button centres its content, and the overflow would cut off the status).
  */
 import { css } from 'lit';
 
@@ -37,7 +44,7 @@ export default css`
     --_focus: 0 0 0 3px color-mix(in srgb, var(--_accent) 35%, transparent);
     display: block;
     color: var(--_fg);
-    font: 15px/1.45 var(--wiro-flux-font, system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', sans-serif);
+    font: 15px/1.45 var(--wiro-flux-font, system-ui, sans-serif);
     color-scheme: light;
   }
   :host([theme='dark']) {
@@ -143,18 +150,18 @@ export default css`
     gap: 8px;
   }
   .hint,
-  .help {
+  .help,
+  .lora-info,
+  .invalid-msg,
+  .over {
     font-size: 12.5px;
     color: var(--_muted);
     margin: 0;
   }
   .invalid-msg,
   .over {
-    font-size: 12.5px;
     color: var(--_danger);
-    margin: 0;
   }
-  /* Touch only: no Enter key to tell of. */
   @media (hover: none) and (pointer: coarse) {
     .keys {
       display: none;
@@ -248,13 +255,8 @@ export default css`
     line-height: 1.4;
     font-size: 15px;
   }
-  .lora-info {
-    margin: 0;
-    font-size: 12.5px;
-    color: var(--_muted);
-  }
   .lora-info code {
-    font: 600 12px ui-monospace, SFMono-Regular, Menlo, monospace;
+    font: 600 12px ui-monospace, Menlo, monospace;
     color: var(--_fg);
     background: var(--_surface);
     border: 1px solid var(--_border);
@@ -310,7 +312,8 @@ export default css`
     cursor: pointer;
     font-variant-numeric: tabular-nums;
   }
-  .segmented input:checked + span {
+  .segmented input:checked + span,
+  .icon-btn[aria-pressed='true'] {
     border-color: var(--_accent);
     background: color-mix(in srgb, var(--_accent) 10%, var(--_bg));
     color: var(--_accent);
@@ -346,11 +349,6 @@ export default css`
     border-radius: var(--_r);
     background: var(--_bg);
     cursor: pointer;
-  }
-  .icon-btn[aria-pressed='true'] {
-    color: var(--_accent);
-    border-color: var(--_accent);
-    background: color-mix(in srgb, var(--_accent) 10%, var(--_bg));
   }
   svg.i {
     width: 18px;
@@ -421,7 +419,6 @@ export default css`
     background: var(--_bg);
     border: 1px solid var(--_border);
     border-radius: var(--_r);
-    outline: none;
   }
   .steps {
     display: flex;
@@ -454,7 +451,6 @@ export default css`
     color: var(--_danger);
   }
   @container (max-width: 480px) {
-    /* Too narrow for five words: the bars stay, the headline says where it is. */
     .steps li {
       font-size: 0;
       padding-top: 0;
@@ -482,7 +478,6 @@ export default css`
     border-radius: 999px;
     overflow: hidden;
     background: var(--_border);
-    color: var(--_accent);
   }
   progress::-webkit-progress-bar {
     background: var(--_border);
@@ -516,7 +511,7 @@ export default css`
     margin: 0;
     white-space: pre-wrap;
     word-break: break-word;
-    font: 12.5px/1.5 ui-monospace, SFMono-Regular, Menlo, monospace;
+    font: 12.5px/1.5 ui-monospace, Menlo, monospace;
     color: var(--_muted);
   }
   .actions {
@@ -529,12 +524,11 @@ export default css`
     display: flex;
     flex-direction: column;
     gap: 12px;
-    outline: none;
   }
   .tiles {
     display: grid;
     gap: 10px;
-    grid-template-columns: repeat(auto-fill, minmax(min(100%, 200px), 1fr));
+    grid-template-columns: repeat(auto-fill, minmax(min(40%, 200px), 1fr));
   }
   .tiles.one {
     grid-template-columns: 1fr;
@@ -642,8 +636,7 @@ export default css`
     overflow-x: auto;
   }
   .history li button {
-    display: block;
-    position: relative;
+    display: flex;
     width: 84px;
     height: 84px;
     padding: 0;
@@ -655,9 +648,21 @@ export default css`
     font-size: 11px;
     color: var(--_muted);
   }
-  .history li button[aria-current='true'] {
+  .history [aria-current='true'] {
     border-color: var(--_accent);
     box-shadow: var(--_focus);
+  }
+  .history span {
+    margin: 6px;
+    text-align: left;
+  }
+  .try {
+    padding: 0;
+    border: 0;
+    background: none;
+    text-align: left;
+    text-decoration: underline;
+    cursor: pointer;
   }
   .history img {
     width: 100%;
@@ -685,6 +690,9 @@ export default css`
   .viewer .actions {
     padding: 12px;
     justify-content: flex-end;
+  }
+  .viewer .hint {
+    margin-right: auto;
   }
   .sr-only {
     position: absolute;

@@ -14,7 +14,7 @@ import type { FieldSpec } from '../../../worker/tool/schema';
 import type { SizePreset, ToolDescription } from '../api';
 import { diceIcon, lockIcon, unlockIcon } from '../icons';
 import type { Strings } from '../strings';
-import { type FieldErrors, randomSeed, selectedLora, type Values } from './model';
+import { type FieldErrors, fullPrompt, randomSeed, selectedLora, type Values } from './model';
 
 /** What the templates read and the actions they call; the component builds it per render. */
 export interface FormView {
@@ -32,6 +32,8 @@ export interface FormView {
   /** A preset, or undefined for Custom. */
   chooseSize(size: SizePreset | undefined): void;
   promptKeydown(event: KeyboardEvent): void;
+  /** Puts the example prompt in, with the style's trigger words as chips. */
+  tryExample(): void;
 }
 
 const inputValue = (event: Event) => (event.target as HTMLInputElement).value;
@@ -40,8 +42,9 @@ function describedBy(view: FormView, name: string, help: string | undefined = `$
   return [help, view.errors[name] ? `${name}-error` : ''].filter(Boolean).join(' ');
 }
 
-function invalid(view: FormView, name: string): 'true' | 'false' {
-  return view.errors[name] ? 'true' : 'false';
+/** "true" or "false": an attribute binding writes a boolean as its word. */
+function invalid(view: FormView, name: string): boolean {
+  return !!view.errors[name];
 }
 
 function fieldError(view: FormView, name: string): TemplateResult | typeof nothing {
@@ -81,6 +84,9 @@ export function renderField(view: FormView, tool: ToolDescription, field: FieldS
           }
         </div>
         ${fieldError(view, name)}
+        <button class="hint try" type="button" @click=${view.tryExample}>
+          ${t.tryExample} ${fullPrompt(t.example, selectedLora(tool, view.values)?.triggerwords ?? [])}
+        </button>
       </div>`;
     case 'select':
       return renderLora(view, tool, field);
@@ -92,7 +98,7 @@ export function renderField(view: FormView, tool: ToolDescription, field: FieldS
             aria-describedby=${describedBy(view, name)} .value=${live(value)}
             @input=${(event: Event) => view.set(name, inputValue(event))} />
           <button class="icon-btn" type="button" aria-label=${t.lockSeed} title=${t.lockSeed}
-            aria-pressed=${view.seedLocked ? 'true' : 'false'} @click=${view.toggleSeedLock}>
+            aria-pressed=${view.seedLocked} @click=${view.toggleSeedLock}>
             ${view.seedLocked ? lockIcon : unlockIcon}
           </button>
           <button class="icon-btn" type="button" aria-label=${t.randomSeed} title=${t.randomSeed}
