@@ -7,11 +7,14 @@
  * one with immutable caching:
  *
  *   {"widget.js": "widget.3f9c2a1b7d4e.js", "integrity": "sha384-…", "bytes": 48211, "gzipBytes": 16102}
+ *
+ * Then it builds the typed client into the same folder (client/vite.config.ts), so whatever
+ * builds the widget (npm run build, wrangler's [build], the test setups) also serves /client.js.
  */
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { defineConfig, type Plugin } from 'vite';
+import { build, defineConfig, type Plugin } from 'vite';
 import { minifyTemplates } from './build/minify-templates.ts';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
@@ -38,9 +41,19 @@ function hashedCopy(): Plugin {
   };
 }
 
+/** This build empties widget/dist/: the client's build adds to it once the widget is written. */
+function withClient(): Plugin {
+  return {
+    name: 'wiro-flux:client',
+    async closeBundle() {
+      await build({ configFile: here('../client/vite.config.ts'), logLevel: 'warn' });
+    },
+  };
+}
+
 export default defineConfig({
   publicDir: here('./public'),
-  plugins: [minifyTemplates(), hashedCopy()],
+  plugins: [minifyTemplates(), hashedCopy(), withClient()],
   // Lit's production build, also when the build runs under a test runner (NODE_ENV=test would
   // pick Lit's larger development build, with its dev-mode warnings).
   resolve: { conditions: ['module', 'browser', 'production'] },

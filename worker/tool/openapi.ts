@@ -7,7 +7,8 @@
 import { WiroCode } from '../errors';
 import { NOT_FOUND_MESSAGE } from '../task/token';
 import { DEFAULT_LORA, LORAS, TOOL_SLUG } from './catalog';
-import { FIELDS, type FieldSpec, LIMITS } from './schema';
+import { describeTool, FIELDS, type FieldSpec, LIMITS } from './schema';
+import { wiroToolDetail } from './wiro-tool';
 
 type Schema = Record<string, unknown>;
 
@@ -320,7 +321,15 @@ export function openApiDocument() {
           summary: 'The input schema, LoRA catalog and limits, for building forms',
           tags: ['Tool'],
           responses: {
-            '200': { description: 'The tool', content: json(ref('ToolAnswer')) },
+            '200': {
+              description: 'The tool',
+              content: json(ref('ToolAnswer'), {
+                tool: {
+                  summary: 'This model',
+                  value: { result: true, errors: [], tool: describeTool(), upstream: { emulator: false } },
+                },
+              }),
+            },
             '405': methodNotAllowed('GET'),
           },
         },
@@ -347,7 +356,9 @@ export function openApiDocument() {
           responses: {
             '200': {
               description: "Wiro's shape: tool[0].parameters, groups of items with their limits and options",
-              content: json(ref('Envelope')),
+              content: json(ref('Envelope'), {
+                tool: { summary: 'This model', value: { result: true, errors: [], tool: [wiroToolDetail()] } },
+              }),
             },
             '404': {
               description: 'Any other model',
@@ -482,6 +493,16 @@ export function openApiDocument() {
                     sizes: { type: 'array', items: { type: 'object' } },
                     limits: { type: 'object', additionalProperties: { type: 'number' } },
                   },
+                },
+                upstream: {
+                  type: 'object',
+                  description: 'Whether the Worker runs against the bundled Wiro emulator (no key configured)',
+                  properties: { emulator: { type: 'boolean' } },
+                },
+                turnstile: {
+                  type: 'object',
+                  description: 'Present when Runs need a Cloudflare Turnstile token: its public site key',
+                  properties: { sitekey: { type: 'string' } },
                 },
               },
             },
