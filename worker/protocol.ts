@@ -4,31 +4,49 @@
  * it without pulling in anything from the Worker.
  */
 
+/**
+ * Wiro's statuses, in Wiro's order, and what the Worker must know of each: its rank (statuses
+ * that repeat and interleave, stdout and stderr lines, share one), whether Wiro's `Task/Cancel`
+ * still works in it (later ones need `Task/Kill`), and whether it ends the task. Every other list
+ * of statuses is derived from this one table.
+ */
+export const STATUSES = {
+  task_queue: { rank: 0, queued: true },
+  task_accept: { rank: 1, queued: true },
+  task_assign: { rank: 2, queued: true },
+  task_preprocess_start: { rank: 3 },
+  task_preprocess_end: { rank: 4 },
+  task_start: { rank: 5 },
+  task_output: { rank: 6 },
+  task_error: { rank: 6 },
+  task_output_full: { rank: 7 },
+  task_error_full: { rank: 7 },
+  task_end: { rank: 8 },
+  task_postprocess_start: { rank: 9 },
+  task_postprocess_end: { rank: 10, terminal: true },
+  task_cancel: { rank: 10, terminal: true },
+} as const satisfies Record<string, { rank: number; queued?: true; terminal?: true }>;
+
+export type TaskStatus = keyof typeof STATUSES;
+export type TerminalStatus = {
+  [status in TaskStatus]: (typeof STATUSES)[status] extends { terminal: true } ? status : never;
+}[TaskStatus];
+export type RunningStatus = Exclude<TaskStatus, TerminalStatus>;
+
+const ALL = Object.keys(STATUSES) as TaskStatus[];
+const is = (status: TaskStatus, flag: 'queued' | 'terminal') => flag in STATUSES[status];
+
 /** Statuses a task passes through while it is alive, in Wiro's order. */
-export const RUNNING_STATUSES = [
-  'task_queue',
-  'task_accept',
-  'task_assign',
-  'task_preprocess_start',
-  'task_preprocess_end',
-  'task_start',
-  'task_output',
-  'task_error',
-  'task_output_full',
-  'task_error_full',
-  'task_end',
-  'task_postprocess_start',
-] as const;
-
+export const RUNNING_STATUSES = ALL.filter((status) => !is(status, 'terminal')) as readonly RunningStatus[];
 /** Statuses after which nothing changes: polling and streaming stop. */
-export const TERMINAL_STATUSES = ['task_postprocess_end', 'task_cancel'] as const;
-
-export type RunningStatus = (typeof RUNNING_STATUSES)[number];
-export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
-export type TaskStatus = RunningStatus | TerminalStatus;
-
+export const TERMINAL_STATUSES = ALL.filter((status) => is(status, 'terminal')) as readonly TerminalStatus[];
 /** Queued statuses: Wiro's `Task/Cancel` works only in these; later ones need `Task/Kill`. */
-export const QUEUED_STATUSES: readonly string[] = ['task_queue', 'task_accept', 'task_assign'];
+export const QUEUED_STATUSES: readonly string[] = ALL.filter((status) => is(status, 'queued'));
+
+/** A status's place in Wiro's order, or undefined for a status Wiro added after this table. */
+export function rankOf(status: string): number | undefined {
+  return Object.hasOwn(STATUSES, status) ? STATUSES[status as TaskStatus].rank : undefined;
+}
 
 export interface WiroOutput {
   id?: string;

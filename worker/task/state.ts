@@ -3,32 +3,15 @@
  * and how Wiro's task becomes the task a client sees. Transitions never go backwards and never
  * leave a terminal status, so replays, late polls and repeated callbacks are harmless.
  */
-import { FATAL_PEXIT, FATAL_STATUS, isTerminal, type Progress, TIMEOUT_PEXIT, type WiroTask } from '../protocol';
-
-/**
- * Order of Wiro's statuses. `task_output` and `task_error` repeat and interleave (stdout and
- * stderr lines), so they share a rank, as do their `_full` forms.
- */
-const RANK: Record<string, number> = {
-  task_queue: 0,
-  task_accept: 1,
-  task_assign: 2,
-  task_preprocess_start: 3,
-  task_preprocess_end: 4,
-  task_start: 5,
-  task_output: 6,
-  task_error: 6,
-  task_output_full: 7,
-  task_error_full: 7,
-  task_end: 8,
-  task_postprocess_start: 9,
-  task_postprocess_end: 10,
-  task_cancel: 10,
-};
-
-export function rank(status: string): number | undefined {
-  return RANK[status];
-}
+import {
+  FATAL_PEXIT,
+  FATAL_STATUS,
+  isTerminal,
+  type Progress,
+  rankOf,
+  TIMEOUT_PEXIT,
+  type WiroTask,
+} from '../protocol';
 
 /**
  * Whether `next` (a fresh upstream read) should replace `current`. Unknown statuses are taken at
@@ -36,8 +19,8 @@ export function rank(status: string): number | undefined {
  */
 export function shouldApply(current: WiroTask, next: WiroTask): boolean {
   if (isTerminal(current.status)) return false;
-  const from = rank(current.status) ?? 0;
-  const to = rank(next.status) ?? from;
+  const from = rankOf(current.status) ?? 0;
+  const to = rankOf(next.status) ?? from;
   if (to < from) return false;
   return (
     next.status !== current.status ||

@@ -20,6 +20,7 @@ import {
   isTerminal,
   QUEUED_STATUSES,
   type RunAnswer,
+  rankOf,
   type SocketMessage,
   toSocketMessage,
   type WiroEnvelope,
@@ -48,7 +49,7 @@ import {
 } from './record';
 import { AFTERLIFE_MS, AFTERLIFE_POLL_MS, nextPollAt } from './schedule';
 import { releaseSlot, settleCost } from './settlement';
-import { parseProgress, rank, shouldApply, timedOut, toClientTask } from './state';
+import { parseProgress, shouldApply, timedOut, toClientTask } from './state';
 import { UpstreamSocket } from './upstream-socket';
 import { Watchers } from './watchers';
 import { afterAttempt, deliverWebhook, isDue, isPending, newWebhook } from './webhook';
@@ -352,7 +353,7 @@ export class TaskObject extends DurableObject<Bindings> {
       } else if (isTerminal(message.type)) {
         this.#upstream.close();
         await this.#refresh();
-      } else if (rank(message.type) !== undefined) {
+      } else if (rankOf(message.type) !== undefined) {
         // Wiro just told us where the task is: Detail can answer from here without asking again.
         record.readAt = Date.now();
         const next: WiroTask = { ...record.task, status: message.type };
