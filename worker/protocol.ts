@@ -5,47 +5,49 @@
  */
 
 /**
- * Wiro's statuses, in Wiro's order, and what the Worker must know of each: its rank (statuses
- * that repeat and interleave, stdout and stderr lines, share one), whether Wiro's `Task/Cancel`
- * still works in it (later ones need `Task/Kill`), and whether it ends the task. Every other list
- * of statuses is derived from this one table.
+ * Wiro's statuses, in Wiro's order: the one list every other list of statuses is derived from.
+ * The first three are queued (Wiro's `Task/Cancel` works only in them; later ones need
+ * `Task/Kill`); the last two end the task. Kept flat and small on purpose: the widget bundles it.
  */
-export const STATUSES = {
-  task_queue: { rank: 0, queued: true },
-  task_accept: { rank: 1, queued: true },
-  task_assign: { rank: 2, queued: true },
-  task_preprocess_start: { rank: 3 },
-  task_preprocess_end: { rank: 4 },
-  task_start: { rank: 5 },
-  task_output: { rank: 6 },
-  task_error: { rank: 6 },
-  task_output_full: { rank: 7 },
-  task_error_full: { rank: 7 },
-  task_end: { rank: 8 },
-  task_postprocess_start: { rank: 9 },
-  task_postprocess_end: { rank: 10, terminal: true },
-  task_cancel: { rank: 10, terminal: true },
-} as const satisfies Record<string, { rank: number; queued?: true; terminal?: true }>;
+export const STATUS_ORDER = [
+  'task_queue',
+  'task_accept',
+  'task_assign',
+  'task_preprocess_start',
+  'task_preprocess_end',
+  'task_start',
+  'task_output',
+  'task_error',
+  'task_output_full',
+  'task_error_full',
+  'task_end',
+  'task_postprocess_start',
+  'task_postprocess_end',
+  'task_cancel',
+] as const;
 
-export type TaskStatus = keyof typeof STATUSES;
-export type TerminalStatus = {
-  [status in TaskStatus]: (typeof STATUSES)[status] extends { terminal: true } ? status : never;
-}[TaskStatus];
+export type TaskStatus = (typeof STATUS_ORDER)[number];
+export type TerminalStatus = 'task_postprocess_end' | 'task_cancel';
 export type RunningStatus = Exclude<TaskStatus, TerminalStatus>;
 
-const ALL = Object.keys(STATUSES) as TaskStatus[];
-const is = (status: TaskStatus, flag: 'queued' | 'terminal') => flag in STATUSES[status];
-
 /** Statuses a task passes through while it is alive, in Wiro's order. */
-export const RUNNING_STATUSES = ALL.filter((status) => !is(status, 'terminal')) as readonly RunningStatus[];
+export const RUNNING_STATUSES = STATUS_ORDER.slice(0, -2) as readonly RunningStatus[];
 /** Statuses after which nothing changes: polling and streaming stop. */
-export const TERMINAL_STATUSES = ALL.filter((status) => is(status, 'terminal')) as readonly TerminalStatus[];
+export const TERMINAL_STATUSES = STATUS_ORDER.slice(-2) as readonly TerminalStatus[];
 /** Queued statuses: Wiro's `Task/Cancel` works only in these; later ones need `Task/Kill`. */
-export const QUEUED_STATUSES: readonly string[] = ALL.filter((status) => is(status, 'queued'));
+export const QUEUED_STATUSES: readonly string[] = STATUS_ORDER.slice(0, 3);
 
-/** A status's place in Wiro's order, or undefined for a status Wiro added after this table. */
+/** Statuses that share the rank of the one before them: stderr lines beside stdout, the other ending. */
+const SHARES_RANK: readonly string[] = ['task_error', 'task_error_full', 'task_cancel'];
+
+/** A status's place in Wiro's order, or undefined for a status Wiro added after this list. */
 export function rankOf(status: string): number | undefined {
-  return Object.hasOwn(STATUSES, status) ? STATUSES[status as TaskStatus].rank : undefined;
+  let rank = -1;
+  for (const known of STATUS_ORDER) {
+    if (!SHARES_RANK.includes(known)) rank++;
+    if (known === status) return rank;
+  }
+  return undefined;
 }
 
 export interface WiroOutput {

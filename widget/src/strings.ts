@@ -14,7 +14,7 @@ export const defaultStrings = {
   sending: 'Sending…',
   loading: 'Loading the model’s settings…',
   loadFailed: 'Could not load the model’s settings.',
-  originRefused: 'This page ({origin}) may not use this Worker: add its origin to ALLOWED_ORIGINS.',
+  originRefused: 'This page ({origin}) may not use this Worker: add it to ALLOWED_ORIGINS.',
   reload: 'Try again',
   demoMode: 'Demo mode: images come from the bundled Wiro emulator',
   promptHint: 'Enter to generate, Shift+Enter for a new line',
