@@ -59,9 +59,18 @@ if (hasKey()) {
   );
 }
 
+// Nothing leaves the machine but the Worker's own calls, so an offline start prints no stack trace:
+// no usage metrics; no fetch of the `Request.cf` sample from workers.cloudflare.com (miniflare's
+// built-in placeholder is used); no update check, which goes with the banner (wrangler is pinned in
+// package.json, so "update available" would only mislead). Each can be turned back on from the shell.
+const QUIET_WRANGLER = {
+  WRANGLER_SEND_METRICS: 'false',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  WRANGLER_HIDE_BANNER: 'true',
+};
 const child = spawn('wrangler', args, {
   stdio: 'inherit',
-  env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+  env: { ...QUIET_WRANGLER, ...process.env },
 });
 const stop = () => child.kill('SIGTERM');
 process.on('SIGINT', stop);

@@ -5,10 +5,3 @@ export const E2E_SECRET = 'e2e-secret-93aa7e';
 export const E2E_SPEED = 3;
 /** Where screenshots go (gitignored). */
 export const SCREENSHOTS = 'test-results/screenshots';
-/** The same flags as the widget tests: no sandbox (containers), nothing fetched from the network. */
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-];

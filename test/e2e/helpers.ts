@@ -2,7 +2,8 @@
 import { mkdirSync } from 'node:fs';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { inject } from 'vitest';
-import { CHROMIUM_ARGS, E2E_SPEED, SCREENSHOTS } from './constants.ts';
+import { findChromium } from '../browser.ts';
+import { E2E_SPEED, SCREENSHOTS } from './constants.ts';
 
 export interface RecordedEvent {
   type: string;
@@ -10,8 +11,10 @@ export interface RecordedEvent {
   composed: boolean;
 }
 
-export function launch(): Promise<Browser> {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+/** The browser test/browser.ts finds (CHROMIUM_PATH, a system one, or the npm-shipped one). */
+export async function launch(): Promise<Browser> {
+  const { executablePath, args, env } = await findChromium();
+  return chromium.launch({ executablePath, args, env });
 }
 
 /** A fresh browser context (its own localStorage) on the third-party page. */

@@ -1,6 +1,6 @@
 /**
- * End-to-end tests: a real Chromium (Debian's, at /usr/bin/chromium, driven by playwright-core)
- * on a third-party page that embeds the built widget from the real Worker, which talks to the
+ * End-to-end tests: a real Chromium (found by test/browser.ts, driven by playwright-core) on a
+ * third-party page that embeds the built widget from the real Worker, which talks to the
  * Wiro emulator. Files run one at a time: they share the emulator and its speed setting.
  */
 import { fileURLToPath } from 'node:url';

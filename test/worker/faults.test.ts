@@ -51,7 +51,7 @@ describe('a Run when Wiro', () => {
     ['has no balance left', 'balance', 402, 97],
     ['is at its concurrency limit', 'concurrency', 429, 96],
     ['refuses the credentials', 'unauthorized', 401, 0],
-  ])('%s passes Wiro’s error through (HTTP %i, code %i)', async (_, kind, status, code) => {
+  ])('%s (fault %s) passes Wiro’s error through (HTTP %i, code %i)', async (_, kind, status, code) => {
     const { response, answer } = await runWith(kind);
     expect(response.status).toBe(status);
     expect(answer).toMatchObject({ result: false, errors: [{ code }] });
