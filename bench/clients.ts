@@ -87,15 +87,30 @@ export async function viaWorker(
 }
 
 export interface Started {
+  /** The Worker's capabilities (40 characters each), not Wiro's ids: those stay in the Worker. */
   taskid: string;
   token: string;
+  /** This Run's own prompt, which the emulator keeps: how world.ts finds the emulator's task. */
+  prompt: string;
+}
+
+let runs = 0;
+
+/**
+ * RUN_BODY with a prompt no other Run of this process sends. The Worker hands out its own ids,
+ * so the prompt is what ties a Run to the emulator's task, however many Runs are in flight.
+ */
+export function uniqueRunBody(): typeof RUN_BODY {
+  runs++;
+  return { ...RUN_BODY, prompt: `${RUN_BODY.prompt} #${runs}` };
 }
 
 /** Starts a task through the Worker; throws unless the Worker answered Wiro's success envelope. */
 export async function startTask(workerUrl: string, headers: Record<string, string> = {}): Promise<Started> {
-  const answer = await viaWorker(workerUrl, 'Run/wiro/text-to-image-flux-lora-fast', RUN_BODY, headers);
+  const body = uniqueRunBody();
+  const answer = await viaWorker(workerUrl, 'Run/wiro/text-to-image-flux-lora-fast', body, headers);
   assertOk(answer, 'Run through the Worker');
-  return { taskid: String(answer.body.taskid), token: String(answer.body.socketaccesstoken) };
+  return { taskid: String(answer.body.taskid), token: String(answer.body.socketaccesstoken), prompt: body.prompt };
 }
 
 export async function workerDetail(workerUrl: string, token: string): Promise<Record<string, unknown> | undefined> {

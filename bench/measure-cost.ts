@@ -14,7 +14,7 @@
 import type { EmulatorConfig } from '../test/emulator/emulator.ts';
 import { startTask, watchSse } from './clients.ts';
 import { errorMessage, fmt, type Metric, mean, median, metric, sleep, waitFor, withTimeout } from './lib.ts';
-import { calledTaskId, settleTasks, type World, workerCalls } from './world.ts';
+import { calledTaskIds, settleTasks, type World, wiroTaskOf, workerCalls } from './world.ts';
 
 const TASKS = 5;
 const TASK_TIMEOUT_MS = 40_000;
@@ -46,7 +46,8 @@ async function runPath(world: World, config: Partial<EmulatorConfig>): Promise<P
           const watcher = watchSse(workerUrl, started.token);
           try {
             const end = await watcher.terminal;
-            return { ...started, answeredAt, receivedAt: end.at };
+            // Found once the task is over: reading the emulator's state must not delay the watcher.
+            return { ...wiroTaskOf(world, started), answeredAt, receivedAt: end.at };
           } finally {
             watcher.close();
           }
@@ -61,7 +62,7 @@ async function runPath(world: World, config: Partial<EmulatorConfig>): Promise<P
       'the emulator to record every callback',
       () => {
         const recorded = new Set(emulator.state().callbacks.map((c) => c.taskid));
-        return tasks.every((t) => recorded.has(t.taskid)) ? true : undefined;
+        return tasks.every((t) => recorded.has(t.wiroId)) ? true : undefined;
       },
       10_000,
       100,
@@ -70,16 +71,17 @@ async function runPath(world: World, config: Partial<EmulatorConfig>): Promise<P
     await sleep(200);
     const state = emulator.state();
     const calls = workerCalls(state, since);
+    const taskOf = calledTaskIds(state);
     result.runs = calls.filter((c) => c.route === 'Run').length;
     for (const task of tasks) {
-      const mine = calls.filter((c) => c.route !== 'Run' && calledTaskId(c) === task.taskid).length;
+      const mine = calls.filter((c) => c.route !== 'Run' && taskOf(c) === task.wiroId).length;
       result.callsPerTask.push(1 + mine);
-      result.socketsPerTask.push((state.sockets ?? []).filter((s) => s.taskid === task.taskid).length);
+      result.socketsPerTask.push((state.sockets ?? []).filter((s) => s.taskid === task.wiroId).length);
       // The task ended when the emulator first said so: its socket message or its callback
       // (recorded, sent or dropped, with the moment it began).
       const signals = [
-        state.callbacks.find((c) => c.taskid === task.taskid)?.at,
-        (state.socketMessages ?? []).find((m) => m.taskid === task.taskid && m.type === 'task_postprocess_end')?.at,
+        state.callbacks.find((c) => c.taskid === task.wiroId)?.at,
+        (state.socketMessages ?? []).find((m) => m.taskid === task.wiroId && m.type === 'task_postprocess_end')?.at,
       ].filter((at): at is number => at !== undefined);
       const endedAt = signals.length > 0 ? Math.min(...signals) : undefined;
       if (endedAt !== undefined) {

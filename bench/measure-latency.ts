@@ -11,7 +11,7 @@
  * (with the emulator), so at 1,000 the p95 also includes this process's time to read them all.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { startTask, type Watcher, watchSocket, watchSse } from './clients.ts';
+import { type Watcher, watchSocket, watchSse } from './clients.ts';
 import {
   errorMessage,
   fmt,
@@ -25,7 +25,7 @@ import {
   waitFor,
   withTimeout,
 } from './lib.ts';
-import { settleTasks, type World } from './world.ts';
+import { settleTasks, startTracked, type World } from './world.ts';
 
 type Transport = 'sse' | 'ws';
 
@@ -60,14 +60,14 @@ interface Trial {
 const RUNNING_STATUS = 'task_postprocess_start';
 const FINAL_STATUS = 'task_postprocess_end';
 
-/** When the emulator wrote `type` for `taskid` on Wiro's socket, if it did (emulators with a socket). */
+/** When the emulator wrote `type` for its task `taskid` on Wiro's socket, if it did (emulators with a socket). */
 function socketSentAt(world: World, taskid: string, type: string): number | undefined {
   return (world.emulator.state().socketMessages ?? []).find((m) => m.taskid === taskid && m.type === type)?.at;
 }
 
 async function trial(world: World, transport: Transport, count: number): Promise<Trial> {
   const { emulator, workerUrl } = world;
-  const task = await startTask(workerUrl);
+  const task = await startTracked(world);
   const watchers: Watcher[] = [];
   const result: Trial = { latencies: [], running: [], wanted: count, opened: 0, openMs: 0, stallMs: 0 };
   try {
@@ -97,14 +97,14 @@ async function trial(world: World, transport: Transport, count: number): Promise
     stalls.enable();
 
     // 1. Walk to the status before the end; the Worker hears it on Wiro's socket (if any).
-    emulator.advance(task.taskid, RUNNING_STATUS);
+    emulator.advance(task.wiroId, RUNNING_STATUS);
     await waitFor(
       `${RUNNING_STATUS} to reach every watcher`,
       () => (watchers.every((w) => w.seen.has(RUNNING_STATUS)) ? true : undefined),
       RUNNING_WAIT_MS,
       10,
     ).catch(() => undefined);
-    const runningAt = socketSentAt(world, task.taskid, RUNNING_STATUS);
+    const runningAt = socketSentAt(world, task.wiroId, RUNNING_STATUS);
     if (runningAt !== undefined) {
       for (const w of watchers) {
         const at = w.seen.get(RUNNING_STATUS);
@@ -113,7 +113,7 @@ async function trial(world: World, transport: Transport, count: number): Promise
     }
 
     // 2. The end: the socket message and the callback go out; the earlier is the send moment.
-    emulator.advance(task.taskid, FINAL_STATUS);
+    emulator.advance(task.wiroId, FINAL_STATUS);
     const received = await withTimeout(
       Promise.allSettled(watchers.map((w) => w.terminal)),
       DELIVERY_TIMEOUT_MS,
@@ -123,11 +123,11 @@ async function trial(world: World, transport: Transport, count: number): Promise
     result.stallMs = Math.max(0, stalls.max / 1e6 - 10); // minus the 10 ms sampling interval
     const callbackAt = await waitFor(
       'the emulator to record the callback',
-      () => emulator.state().callbacks.find((c) => c.taskid === task.taskid)?.at,
+      () => emulator.state().callbacks.find((c) => c.taskid === task.wiroId)?.at,
       DELIVERY_TIMEOUT_MS,
       50,
     );
-    const sentAt = Math.min(callbackAt, socketSentAt(world, task.taskid, FINAL_STATUS) ?? callbackAt);
+    const sentAt = Math.min(callbackAt, socketSentAt(world, task.wiroId, FINAL_STATUS) ?? callbackAt);
     for (const r of received) if (r.status === 'fulfilled') result.latencies.push(r.value.at - sentAt);
   } catch (error) {
     result.error = errorMessage(error);

@@ -13,9 +13,9 @@
  * A third arm in the finished-task rounds, `GET /v1/Tool` (no object, no upstream), shows the
  * floor any request pays through `wrangler dev` on this machine, so the rest can be read against it.
  */
-import { assertOk, direct, RUN_BODY, type Started, startTask, viaWorker, workerDetail } from './clients.ts';
+import { assertOk, direct, RUN_BODY, startTask, viaWorker, workerDetail } from './clients.ts';
 import { fmt, type Metric, median, metric, now, p95, ratio, sleep, waitFor } from './lib.ts';
-import { calledTaskId, settleTasks, type World, workerCalls } from './world.ts';
+import { calledTaskIds, settleTasks, startTracked, type Tracked, type World, workerCalls } from './world.ts';
 
 const DETAIL_FINISHED_PAIRS = 200;
 const DETAIL_RUNNING_PAIRS = 120;
@@ -84,17 +84,17 @@ export async function measureOverhead(world: World): Promise<Metric[]> {
   // Warm up both paths (isolate, Durable Object classes, connection pools).
   log('overhead: warming up');
   for (let i = 0; i < WARMUP; i++) {
-    const started = await startTask(workerUrl);
+    const started = await startTracked(world);
     await workerDetail(workerUrl, started.token);
-    assertOk(await direct(emulatorUrl, 'Task/Detail', { taskid: started.taskid }), 'direct Detail');
+    assertOk(await direct(emulatorUrl, 'Task/Detail', { taskid: started.wiroId }), 'direct Detail');
     assertOk(await direct(emulatorUrl, 'Run/wiro/text-to-image-flux-lora-fast', RUN_BODY), 'direct Run');
   }
   await settleTasks(world);
 
   // 1. Detail of a finished task: the Durable Object answers alone.
   log(`overhead: ${DETAIL_FINISHED_PAIRS} Detail pairs on a finished task`);
-  const done = await startTask(workerUrl);
-  emulator.advance(done.taskid, 'task_postprocess_end');
+  const done = await startTracked(world);
+  emulator.advance(done.wiroId, 'task_postprocess_end');
   await waitFor(
     'the finished task to reach the Worker',
     async () => ((await workerDetail(workerUrl, done.token))?.status === 'task_postprocess_end' ? true : undefined),
@@ -103,7 +103,7 @@ export async function measureOverhead(world: World): Promise<Metric[]> {
   const finishedSince = Date.now();
   const finished = await interleave(DETAIL_FINISHED_PAIRS, [
     async () => assertOk(await viaWorker(workerUrl, 'Task/Detail', { tasktoken: done.token }), 'Worker Detail'),
-    async () => assertOk(await direct(emulatorUrl, 'Task/Detail', { taskid: done.taskid }), 'direct Detail'),
+    async () => assertOk(await direct(emulatorUrl, 'Task/Detail', { taskid: done.wiroId }), 'direct Detail'),
     async () => {
       const response = await fetch(`${workerUrl}/v1/Tool`);
       await response.arrayBuffer();
@@ -132,25 +132,27 @@ export async function measureOverhead(world: World): Promise<Metric[]> {
 
   // 2. Detail of running tasks: some calls re-read Wiro (copy older than 2 s), some don't.
   log(`overhead: ${DETAIL_RUNNING_PAIRS} Detail pairs over ${DETAIL_RUNNING_TASKS} running tasks`);
-  const running: Started[] = [];
-  for (let i = 0; i < DETAIL_RUNNING_TASKS; i++) running.push(await startTask(workerUrl));
+  const running: Tracked[] = [];
+  for (let i = 0; i < DETAIL_RUNNING_TASKS; i++) running.push(await startTracked(world));
   await sleep(2100);
   const task = (i: number) => running[i % running.length] as (typeof running)[number];
   const live = await interleave(
     DETAIL_RUNNING_PAIRS,
     [
       async (i) => assertOk(await viaWorker(workerUrl, 'Task/Detail', { tasktoken: task(i).token }), 'Worker Detail'),
-      async (i) => assertOk(await direct(emulatorUrl, 'Task/Detail', { taskid: task(i).taskid }), 'direct Detail'),
+      async (i) => assertOk(await direct(emulatorUrl, 'Task/Detail', { taskid: task(i).wiroId }), 'direct Detail'),
     ],
     DETAIL_RUNNING_PACE_MS,
   );
   const [liveWorker = [], liveDirect = []] = live.ms;
-  const upstream = workerCalls(emulator.state(), live.windows[0]?.start ?? 0).filter((c) => c.route === 'Detail');
+  const liveState = emulator.state();
+  const taskOf = calledTaskIds(liveState);
+  const upstream = workerCalls(liveState, live.windows[0]?.start ?? 0).filter((c) => c.route === 'Detail');
   const reread: number[] = [];
   const cached: number[] = [];
   live.windows.forEach((window, k) => {
-    const id = task(window.index).taskid;
-    const hit = upstream.some((c) => calledTaskId(c) === id && c.at >= window.start && c.at <= window.end);
+    const id = task(window.index).wiroId;
+    const hit = upstream.some((c) => taskOf(c) === id && c.at >= window.start && c.at <= window.end);
     (hit ? reread : cached).push(liveWorker[k] as number);
   });
   if (cached.length > 0) {

@@ -1,6 +1,7 @@
 /**
  * Size: what a page downloads for the widget and what Cloudflare runs for the Worker.
  * - the widget: `widget/dist/widget.js` (already minified by vite), raw and gzip level 9;
+ * - the typed client: `widget/dist/client.js` (built with the widget), raw and gzip level 9;
  * - the Worker: the bundle `wrangler deploy --dry-run --minify` writes (wrangler.toml's [build]
  *   rebuilds the widget first, so this also refreshes widget/dist), raw and gzip level 9.
  * Runs before `wrangler dev` starts, so the rebuild can't disturb the dev server.
@@ -85,6 +86,17 @@ export async function measureSize(log: (line: string) => void): Promise<Metric[]
     );
   } else {
     metrics.push(metric('size.widget.gzip', 'Size: widget.js, min+gzip', null, 'KiB', 'widget/dist/widget.js missing'));
+  }
+
+  const client = join(ROOT, 'widget', 'dist', 'client.js');
+  if (existsSync(client)) {
+    const bytes = readFileSync(client);
+    metrics.push(
+      metric('size.client.gzip', 'Size: client.js, min+gzip', kb(gzipSize(bytes)), 'KiB', 'gzip -9; aim < 3', 'lower'),
+      metric('size.client.min', 'Size: client.js, minified', kb(bytes.length), 'KiB', 'as vite built it', 'lower'),
+    );
+  } else {
+    metrics.push(metric('size.client.gzip', 'Size: client.js, min+gzip', null, 'KiB', 'widget/dist/client.js missing'));
   }
   return metrics;
 }

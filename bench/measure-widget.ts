@@ -1,21 +1,15 @@
 /**
- * Widget: time from navigation start to an interactive form, in Chromium (Debian's, driven by
- * playwright-core). The Worker's demo page `/` is loaded N times, each in a fresh browser context
- * (empty cache); "interactive" is the first moment the first `<wiro-flux>`'s shadow root has its
- * `[part=submit]` button and it is enabled. The time is the page's own `performance.now()` (0 =
+ * Widget: time from navigation start to an interactive form, in Chromium (the one test/browser.ts
+ * finds, driven by playwright-core). The Worker's demo page `/` is loaded N times, each in a fresh
+ * browser context (empty cache); "interactive" is the first moment the first `<wiro-flux>`'s shadow
+ * root has its `[part=submit]` button and it is enabled. The time is the page's own `performance.now()` (0 =
  * navigation start), sampled every 5 ms. A load that never gets there counts as n/a.
  */
+import { findChromium } from '../test/browser.ts';
 import { errorMessage, type Metric, median, metric, p95 } from './lib.ts';
 
 const LOADS = 10;
 const LOAD_TIMEOUT_MS = 10_000;
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-];
 
 export async function measureWidget(workerUrl: string, log: (line: string) => void): Promise<Metric[]> {
   const times: number[] = [];
@@ -23,7 +17,8 @@ export async function measureWidget(workerUrl: string, log: (line: string) => vo
   let fatal = '';
   try {
     const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    const { executablePath, args, env } = await findChromium();
+    const browser = await chromium.launch({ executablePath, args, env, headless: true });
     try {
       for (let i = 0; i < LOADS; i++) {
         const context = await browser.newContext();

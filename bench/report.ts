@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { arch, availableParallelism, cpus, platform, release, totalmem, type } from 'node:os';
 import type { Metric } from './lib.ts';
+import type { CapRow } from './measure-caps.ts';
 
 export interface Machine {
   os: string;
@@ -94,6 +95,44 @@ export function table(metrics: readonly Metric[]): string {
     out.push(line(rows[i] ?? []));
   });
   return out.join('\n');
+}
+
+/**
+ * The caps table: per cap and burst, what was admitted and what reached Wiro against the cap.
+ * Its figures are in results.json too (`caps.*`), so the main table leaves them out.
+ */
+export function capsTable(rows: readonly CapRow[]): string {
+  const head = ['cap', 'value', 'sent by', 'sent', 'admitted', 'cap allows', 'reached Wiro', 'within cap'];
+  const cells = rows.map((r) => {
+    let verdict = r.within ? `yes: ${r.check}` : `NO, CAP EXCEEDED: ${r.check}`;
+    if (r.admitted !== r.reached) verdict += `; MISMATCH admitted/reached`;
+    if (r.errors.length > 0) verdict += `; ${r.errors.length} answers neither 200 nor 429`;
+    return [
+      r.cap,
+      r.value,
+      r.visitors,
+      String(r.sent),
+      String(r.admitted),
+      String(r.allows),
+      String(r.reached),
+      verdict,
+    ];
+  });
+  const widths = head.map((h, col) => Math.max(h.length, ...cells.map((c) => c[col]?.length ?? 0)));
+  // Text columns left, counts right; the verdict last, unpadded.
+  const numeric = new Set([3, 4, 5, 6]);
+  const line = (r: string[]) =>
+    r
+      .map((cell, col) =>
+        col === r.length - 1
+          ? cell
+          : numeric.has(col)
+            ? cell.padStart(widths[col] ?? 0)
+            : cell.padEnd(widths[col] ?? 0),
+      )
+      .join('  ')
+      .trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 
 /** Every figure with a direction that got more than 20% worse since `previous`. */

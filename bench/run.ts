@@ -2,24 +2,26 @@
  * `npm run bench`: the benchmark harness. Starts the bundled Wiro emulator (in this process) and
  * the Worker under wrangler's dev server pointed at it (127.0.0.1 only), measures edge overhead, status
  * latency, Wiro calls per task, a 100-task burst, bundle sizes and the widget's time to
- * interactive, then prints one table, writes `bench/results.json` (with machine info) and lists
- * regressions against the previous results. Bounded everywhere: a watchdog ends the run (and
+ * interactive, then, on short-lived Workers of their own, whether each wallet cap holds under a
+ * burst. Prints one table and the caps table, writes `bench/results.json` (with machine info) and
+ * lists regressions against the previous results. Bounded everywhere: a watchdog ends the run (and
  * every child process) after 285 s; Ctrl-C stops wrangler and workerd too.
  *
- * Progress goes to stderr; stdout carries only the table and the regressions.
+ * Progress goes to stderr; stdout carries only the tables and the regressions.
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Emulator } from '../test/emulator/emulator.ts';
 import { errorMessage, type Metric, metric } from './lib.ts';
+import { type CapRow, measureCaps } from './measure-caps.ts';
 import { measureCost } from './measure-cost.ts';
 import { measureLatency } from './measure-latency.ts';
 import { measureLoad } from './measure-load.ts';
 import { measureOverhead } from './measure-overhead.ts';
 import { measureSize } from './measure-size.ts';
 import { measureWidget } from './measure-widget.ts';
-import { machineInfo, readPrevious, regressions, table, writeResults } from './report.ts';
+import { capsTable, machineInfo, readPrevious, regressions, table, writeResults } from './report.ts';
 import { killChildrenNow, ROOT, startBenchEmulator, startWorker, type WorkerProcess } from './servers.ts';
 import type { World } from './world.ts';
 
@@ -86,6 +88,7 @@ async function main(): Promise<number> {
 
   let emulator: Emulator | undefined;
   let worker: WorkerProcess | undefined;
+  const capRows: CapRow[] = [];
   try {
     emulator = await startBenchEmulator();
     log(`emulator on ${emulator.url}; starting the Worker (wrangler dev server, file watching off)`);
@@ -101,6 +104,11 @@ async function main(): Promise<number> {
     metrics.push(...(await phase('load', 'load', () => measureLoad(world))));
     const url = worker.url;
     metrics.push(...(await phase('widget', 'widget', () => measureWidget(url, log))));
+    // The caps need Workers with other vars: this one is done, and its CPU is better spent on them.
+    await worker.stop();
+    worker = undefined;
+    const emu = emulator;
+    metrics.push(...(await phase('caps', 'caps', () => measureCaps(emu, log, capRows))));
   } catch (error) {
     failures.push(`setup: ${errorMessage(error)}`);
     log(`setup FAILED: ${errorMessage(error)}`);
@@ -118,10 +126,25 @@ async function main(): Promise<number> {
   const out = [
     `wiro-flux-edge benchmark · ${m.date} · commit ${m.commit} · ${m.os} · ${m.cpu} × ${m.cores} · Node ${m.node} · wrangler ${m.wrangler} · load ${m.loadAverage} at start`,
     '',
-    table(metrics),
+    // The caps' rows are their own table, below.
+    table(metrics.filter((m) => !m.key.startsWith('caps.') || m.key === 'caps.failed')),
     '',
-    `total ${durationSeconds} s · written to bench/results.json`,
   ];
+  if (capRows.length > 0) {
+    out.push(
+      'caps: 50 Runs at once per cap, each cap on a fresh Worker (empty budget and limiters), the other caps out of the way',
+      capsTable(capRows),
+      '',
+    );
+    const exceeded = capRows.filter((r) => !r.within);
+    if (exceeded.length > 0) {
+      out.push(
+        `CAP EXCEEDED (${exceeded.length}): ${exceeded.map((r) => `${r.cap}=${r.value} ${r.visitors}: admitted ${r.admitted}, reached Wiro ${r.reached}`).join('; ')}`,
+        '',
+      );
+    }
+  }
+  out.push(`total ${durationSeconds} s · written to bench/results.json`);
   if (previous) {
     const found = regressions(previous, metrics);
     out.push(

@@ -117,18 +117,30 @@ export function spawnGroup(command: string, args: string[], log: WriteStream, op
 /** The wrangler CLI, run with this very Node (22+), not whatever `node` is first on PATH. */
 export const WRANGLER = [process.execPath, join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js')] as const;
 
+export interface WorkerOptions {
+  /** Vars over the defaults below (e.g. one cap set low). */
+  vars?: Record<string, string>;
+  /** Names the log, `bench/out/wrangler-dev[-name].log`, so a second Worker keeps the first's. */
+  name?: string;
+  /** Skip wrangler.toml's [build] (the widget is built already): a Worker that serves only the API. */
+  skipBuild?: boolean;
+  timeoutMs?: number;
+}
+
+/** Passed as secrets, not plain text, when given. */
+const SECRET_VARS = ['WIRO_API_KEY', 'WIRO_API_SECRET', 'ADMIN_TOKEN'];
+
 /**
  * The Worker under wrangler's dev server (see worker-host.ts: `unstable_startWorker`, watching
- * off), against the emulator, limits out of the way. Waits for the host's READY line and for
- * `GET /v1/Tool` to answer (wrangler.toml's [build] builds the widget first), for at most `timeoutMs`.
+ * off, storage in memory: every Worker starts with empty budgets and limiters), against the
+ * emulator, limits out of the way unless `vars` says otherwise. Waits for the host's READY line
+ * and for `GET /v1/Tool` to answer (wrangler.toml's [build] builds the widget first, unless
+ * skipped), for at most `timeoutMs`.
  */
-export async function startWorker(
-  emulatorUrl: string,
-  vars: Record<string, string> = {},
-  timeoutMs = 120_000,
-): Promise<WorkerProcess> {
+export async function startWorker(emulatorUrl: string, options: WorkerOptions = {}): Promise<WorkerProcess> {
+  const { vars = {}, name, skipBuild = false, timeoutMs = 120_000 } = options;
   mkdirSync(OUT_DIR, { recursive: true });
-  const logPath = join(OUT_DIR, 'wrangler-dev.log');
+  const logPath = join(OUT_DIR, name ? `wrangler-dev-${name}.log` : 'wrangler-dev.log');
   const log = createWriteStream(logPath);
   const port = await freePort();
   const allVars: Record<string, string> = {
@@ -142,11 +154,10 @@ export async function startWorker(
     POLL_FIRST_MS: '1000',
     ...vars,
   };
-  const options = { port, vars: allVars, secrets: ['WIRO_API_KEY', 'WIRO_API_SECRET'] };
+  const hostOptions = { port, vars: allVars, secrets: SECRET_VARS, skipBuild };
   const started = performance.now();
-  const child = spawnGroup(process.execPath, [join(ROOT, 'bench', 'worker-host.ts'), JSON.stringify(options)], log, {
-    stdin: true,
-  });
+  const args = [join(ROOT, 'bench', 'worker-host.ts'), JSON.stringify(hostOptions)];
+  const child = spawnGroup(process.execPath, args, log, { stdin: true });
   let ready = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     const match = /READY (\S+)/.exec(chunk.toString());

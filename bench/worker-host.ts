@@ -15,6 +15,8 @@ interface HostOptions {
   vars: Record<string, string>;
   /** Var names passed as secrets rather than plain text. */
   secrets: string[];
+  /** Skip wrangler.toml's [build]: the widget is built already (a second Worker needs only the API). */
+  skipBuild?: boolean;
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as HostOptions;
@@ -28,6 +30,8 @@ const bindings = Object.fromEntries(
 
 const worker = await unstable_startWorker({
   config: 'wrangler.toml',
+  // `true` is a command that does nothing: an empty one would fall back to wrangler.toml's.
+  ...(options.skipBuild ? { build: { custom: { command: 'true' } } } : {}),
   bindings,
   dev: {
     server: { hostname: '127.0.0.1', port: options.port },
