@@ -593,6 +593,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   let config = initialConfig();
   let tasks = new Map<string, TaskRecord>();
+  /** The same tasks by their token: reads by token (as the Worker makes them) stay O(1) with many tasks. */
+  let tokens = new Map<string, TaskRecord>();
   let calls: CallRecord[] = [];
   let callbacks: CallbackRecord[] = [];
   let faults: PendingFault[] = [];
@@ -831,10 +833,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   }
 
   function taskByToken(token: string): TaskRecord | undefined {
-    for (const record of tasks.values()) {
-      if (record.task.socketaccesstoken === token) return record;
-    }
-    return undefined;
+    return tokens.get(token);
   }
 
   /**
@@ -1205,6 +1204,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     for (const conn of [...conns]) conn.ws.shutdown(1001, 'Emulator reset');
     generation++;
     tasks = new Map();
+    tokens = new Map();
     calls = [];
     callbacks = [];
     faults = [];
@@ -1417,6 +1417,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       pngs: null,
     };
     tasks.set(id, record);
+    tokens.set(task.socketaccesstoken, record);
     const note = { ok: '', fail: ' (will fail)', fatal: ' (will die before it runs)' }[fate];
     log(`task ${id} created${note}: ${JSON.stringify(parameters.prompt)}`);
     schedule(record);
