@@ -82,8 +82,10 @@ export class Watchers {
     }
     if (terminal) this.#streams.clear();
     this.#stopKeepaliveIfIdle();
+    const sockets = this.#ctx.getWebSockets();
+    if (sockets.length === 0) return;
     const frame = JSON.stringify(toSocketMessage(event.task));
-    for (const ws of this.#ctx.getWebSockets()) {
+    for (const ws of sockets) {
       try {
         ws.send(frame);
         if (terminal) ws.close(1000, 'task ended');
