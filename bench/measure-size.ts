@@ -77,26 +77,19 @@ export async function measureSize(log: (line: string) => void): Promise<Metric[]
     rmSync(outdir, { recursive: true, force: true });
   }
 
-  const widget = join(ROOT, 'widget', 'dist', 'widget.js');
-  if (existsSync(widget)) {
-    const bytes = readFileSync(widget);
-    metrics.push(
-      metric('size.widget.gzip', 'Size: widget.js, min+gzip', kb(gzipSize(bytes)), 'KiB', 'gzip -9', 'lower'),
-      metric('size.widget.min', 'Size: widget.js, minified', kb(bytes.length), 'KiB', 'as vite built it', 'lower'),
-    );
-  } else {
-    metrics.push(metric('size.widget.gzip', 'Size: widget.js, min+gzip', null, 'KiB', 'widget/dist/widget.js missing'));
-  }
-
-  const client = join(ROOT, 'widget', 'dist', 'client.js');
-  if (existsSync(client)) {
-    const bytes = readFileSync(client);
-    metrics.push(
-      metric('size.client.gzip', 'Size: client.js, min+gzip', kb(gzipSize(bytes)), 'KiB', 'gzip -9; aim < 3', 'lower'),
-      metric('size.client.min', 'Size: client.js, minified', kb(bytes.length), 'KiB', 'as vite built it', 'lower'),
-    );
-  } else {
-    metrics.push(metric('size.client.gzip', 'Size: client.js, min+gzip', null, 'KiB', 'widget/dist/client.js missing'));
-  }
+  metrics.push(...builtModuleSizes('widget', 'widget.js', 'gzip -9'));
+  metrics.push(...builtModuleSizes('client', 'client.js', 'gzip -9; aim < 3'));
   return metrics;
+}
+
+/** Sizes of one module vite built into widget/dist (`widget.js`, `client.js`), or why there are none. */
+function builtModuleSizes(key: string, file: string, gzipNote: string) {
+  const path = join(ROOT, 'widget', 'dist', file);
+  if (!existsSync(path))
+    return [metric(`size.${key}.gzip`, `Size: ${file}, min+gzip`, null, 'KiB', `widget/dist/${file} missing`)];
+  const bytes = readFileSync(path);
+  return [
+    metric(`size.${key}.gzip`, `Size: ${file}, min+gzip`, kb(gzipSize(bytes)), 'KiB', gzipNote, 'lower'),
+    metric(`size.${key}.min`, `Size: ${file}, minified`, kb(bytes.length), 'KiB', 'as vite built it', 'lower'),
+  ];
 }
