@@ -4,7 +4,7 @@
  * the two kinds of task watchers, Server-Sent Events and Wiro's WebSocket protocol. Watchers
  * timestamp what they receive with `Date.now()`, the clock the in-process emulator uses too.
  */
-import { authHeaders, TERMINAL_STATUSES } from '../test/emulator/emulator.ts';
+import { authHeaders, TERMINAL_STATUSES } from '../emulator/emulator.ts';
 import { BENCH_KEY, BENCH_SECRET } from './servers.ts';
 
 /** A small, valid Run: 256×256 keeps the emulator's PNG work negligible. */

@@ -17,7 +17,7 @@
  * /64 (one client). A last Run from a fresh IP must pass the running cap: the cap is per client,
  * and wrangler's dev server passes a client-set `cf-connecting-ip` through (checked, not assumed).
  */
-import type { Emulator } from '../test/emulator/emulator.ts';
+import type { Emulator } from '../emulator/emulator.ts';
 import { type Answer, uniqueRunBody, viaWorker } from './clients.ts';
 import { errorMessage, fmt, type Metric, metric } from './lib.ts';
 import { startWorker } from './servers.ts';

@@ -11,7 +11,7 @@
  * 1 Run + ceil(duration / interval) calls. Tasks are watched over SSE, which costs no Wiro call.
  * Also reported: how late the end reaches a watcher on each path.
  */
-import type { EmulatorConfig } from '../test/emulator/emulator.ts';
+import type { EmulatorConfig } from '../emulator/emulator.ts';
 import { startTask, watchSse } from './clients.ts';
 import { errorMessage, fmt, type Metric, mean, median, metric, sleep, waitFor, withTimeout } from './lib.ts';
 import { calledTaskIds, settleTasks, type World, wiroTaskOf, workerCalls } from './world.ts';

@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
-import type { Emulator } from '../test/emulator/emulator.ts';
+import type { Emulator } from '../emulator/emulator.ts';
 import { errorMessage, type Metric, metric } from './lib.ts';
 import { type CapRow, measureCaps } from './measure-caps.ts';
 import { measureCost } from './measure-cost.ts';

@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { type Emulator, startEmulator } from '../test/emulator/emulator.ts';
+import { type Emulator, startEmulator } from '../emulator/emulator.ts';
 import { sleep } from './lib.ts';
 
 export const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');

@@ -4,7 +4,7 @@
  * keeps Wiro's), which upstream calls the Worker made and for which task, and tidying up tasks
  * left running so that their polls do not disturb the next measurement.
  */
-import type { CallRecord, Emulator, EmulatorState } from '../test/emulator/emulator.ts';
+import type { CallRecord, Emulator, EmulatorState } from '../emulator/emulator.ts';
 import { directNonces, type Started, startTask } from './clients.ts';
 import { waitFor } from './lib.ts';
 

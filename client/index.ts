@@ -6,7 +6,7 @@
  *   const wiro = createClient({ endpoint: 'https://YOUR-WORKER' });
  *   const task = await wiro.generate({ prompt: 'wp4p, a lion', selectedLoraModel: '1328' }, { onStatus, signal });
  */
-import { isTerminal, QUEUED_STATUSES, RUNNING_STATUSES, TERMINAL_STATUSES } from '../worker/protocol';
+import { isTerminal, QUEUED_STATUSES, RUNNING_STATUSES, TERMINAL_STATUSES } from '../shared/protocol';
 import type {
   ClientOptions,
   GenerateInput,

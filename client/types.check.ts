@@ -8,7 +8,7 @@ import type {
   WiroErrorItem as ProtocolErrorItem,
   TaskStatus as ProtocolStatus,
   WiroTask as ProtocolTask,
-} from '../worker/protocol';
+} from '../shared/protocol';
 import type * as Declared from './client';
 import type * as Implemented from './index';
 

@@ -35,7 +35,7 @@ let emulator;
 if (hasKey()) {
   console.log('wiro-flux-edge: using the Wiro API key from your environment / .dev.vars (real Wiro, real billing).');
 } else {
-  const { startEmulator } = await import('../test/emulator/emulator.ts');
+  const { startEmulator } = await import('../emulator/emulator.ts');
   const key = 'emulator-key';
   const secret = 'emulator-secret';
   const speed = Number(process.env.WIRO_EMULATOR_SPEED ?? 1);

@@ -4,7 +4,7 @@
  *
  * @example throw new ApiError(404, [{ code: 1, message: 'Task not found' }]);
  */
-import type { WiroEnvelope, WiroErrorItem } from './protocol';
+import type { WiroEnvelope, WiroErrorItem } from '../shared/protocol';
 
 /** Wiro's error codes, as its docs list them. */
 export const WiroCode = {

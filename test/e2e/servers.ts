@@ -11,7 +11,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { unstable_startWorker } from 'wrangler';
-import { startEmulator } from '../emulator/emulator.ts';
+import { startEmulator } from '../../emulator/emulator.ts';
 import { E2E_KEY, E2E_SECRET, E2E_SPEED } from './constants.ts';
 
 export interface World {

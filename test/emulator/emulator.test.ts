@@ -6,7 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { inflateSync, crc32 as zlibCrc32 } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Emulator, EmulatorTask } from './emulator.ts';
+import type { Emulator, EmulatorTask } from '../../emulator/emulator.ts';
 import {
   AUTH_ERROR_MESSAGE,
   DEFAULT_FAIL_MESSAGE,
@@ -14,9 +14,9 @@ import {
   FIRST_TASK_ID,
   signNonce,
   startEmulator,
-} from './emulator.ts';
-import { crc32 } from './png.ts';
-import { acceptKey } from './websocket.ts';
+} from '../../emulator/emulator.ts';
+import { crc32 } from '../../emulator/png.ts';
+import { acceptKey } from '../../emulator/websocket.ts';
 
 const KEY = 'test-key';
 const SECRET = 'test-secret';
@@ -1039,7 +1039,7 @@ describe('callbacks', () => {
 
 describe('serve.ts', () => {
   const node = fileURLToPath(new URL('../../node_modules/.bin/node', import.meta.url));
-  const serve = fileURLToPath(new URL('./serve.ts', import.meta.url));
+  const serve = fileURLToPath(new URL('../../emulator/serve.ts', import.meta.url));
   let child: ReturnType<typeof spawn> | null = null;
   afterEach(() => {
     if (child && child.exitCode === null) child.kill('SIGKILL');

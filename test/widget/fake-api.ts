@@ -9,8 +9,8 @@
  *   const el = await mount(api);
  *   api.push(api.lastToken(), 'task_start');
  */
-import type { WiroTask } from '../../worker/protocol';
-import { describeTool } from '../../worker/tool/schema';
+import type { WiroTask } from '../../shared/protocol';
+import { describeTool } from '../../shared/tool';
 
 export const ENDPOINT = 'https://wiro-flux.test';
 

@@ -3,7 +3,7 @@
  * expects (one Run per submit, with an Idempotency-Key), and the Worker's refusals shown.
  */
 import { describe, expect, test, vi } from 'vitest';
-import { describeTool } from '../../worker/tool/schema';
+import { describeTool } from '../../shared/tool';
 import { $, $$, generate, mount, part, settle, type, useFakeApi } from './helpers';
 
 const fake = useFakeApi();

@@ -1,6 +1,6 @@
 /** Starts the Wiro emulators for the worker tests (manual timing: tests move tasks themselves). */
 import type { TestProject } from 'vitest/node';
-import { startEmulator } from '../emulator/emulator.ts';
+import { startEmulator } from '../../emulator/emulator.ts';
 import { EMULATOR_KEY, EMULATOR_SECRET } from './constants.ts';
 
 export default async function setup(project: TestProject) {

@@ -7,9 +7,8 @@
  *   const api = new WiroApi('https://YOUR-WORKER');
  *   const { socketaccesstoken } = await api.run({ prompt: 'a lion' }, crypto.randomUUID());
  */
-import type { RunAnswer, WiroErrorItem, WiroTask } from '../../worker/protocol';
-import type { Lora } from '../../worker/tool/catalog';
-import type { FieldSpec } from '../../worker/tool/schema';
+import type { RunAnswer, WiroErrorItem, WiroTask } from '../../shared/protocol';
+import type { FieldSpec, Lora } from '../../shared/tool';
 
 /** What `GET /v1/Tool` publishes under `tool`: everything the form is built from. */
 export interface ToolDescription {

@@ -5,7 +5,7 @@
  * @example
  *   document.addEventListener('wiro-done', (event) => console.log(event.detail.task.outputs));
  */
-import type { WiroTask } from '../../worker/protocol';
+import type { WiroTask } from '../../shared/protocol';
 
 export interface WiroTaskDetail {
   taskid: string;

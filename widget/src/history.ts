@@ -5,7 +5,7 @@
  * "use these settings again" works from history. Storage that throws (private modes, sandboxed
  * frames) only means no history.
  */
-import type { WiroOutput } from '../../worker/protocol';
+import type { WiroOutput } from '../../shared/protocol';
 
 export interface HistoryEntry {
   taskid: string;

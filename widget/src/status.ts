@@ -3,29 +3,17 @@
  * Done) with a progress value for the bar: Wiro's own step count while it generates, and an
  * honest estimate around it.
  */
-import { isFailed, QUEUED_STATUSES, type WiroTask } from '../../worker/protocol';
+import { isFailed, QUEUED_STATUSES, STATUSES, type Stage, type TaskStatus, type WiroTask } from '../../shared/protocol';
 
-export const STAGES = ['queued', 'starting', 'running', 'finishing', 'done'] as const;
-export type Stage = (typeof STAGES)[number];
+export type { Stage };
+/** The stages in order, as the stepper shows them. */
+export const STAGES: readonly Stage[] = [...new Set(Object.values(STATUSES))];
 /** How a task ended, when it has. */
 export type Ending = 'done' | 'failed' | 'cancelled';
 
-const STAGE_OF: Record<string, Stage> = {
-  task_preprocess_start: 'starting',
-  task_preprocess_end: 'starting',
-  task_start: 'starting',
-  task_output: 'running',
-  task_error: 'running',
-  task_output_full: 'running',
-  task_error_full: 'running',
-  task_end: 'finishing',
-  task_postprocess_start: 'finishing',
-  task_postprocess_end: 'done',
-  task_cancel: 'done',
-};
-
+/** A status Wiro added after our table is shown as under way, not dropped. */
 export function stageOf(status: string): Stage {
-  return QUEUED_STATUSES.includes(status) ? 'queued' : (STAGE_OF[status] ?? 'starting');
+  return STATUSES[status as TaskStatus] ?? 'starting';
 }
 
 /** Also for a history entry, which keeps a task's status and exit code. */

@@ -41,8 +41,8 @@
  * @cssproperty --wiro-flux-font - Font family.
  */
 import { html, LitElement, nothing, type PropertyValues, type TemplateResult } from 'lit';
-import { isTerminal, type WiroTask } from '../../worker/protocol';
-import type { FieldSpec } from '../../worker/tool/schema';
+import { isTerminal, type WiroTask } from '../../shared/protocol';
+import type { FieldSpec } from '../../shared/tool';
 import { ApiRequestError, type SizePreset, type ToolDescription, uuid, WiroApi } from './api';
 import { TaskStreamController } from './controllers/task-stream';
 import { emit } from './events';

@@ -21,17 +21,18 @@ import { parseOrigins } from '../middleware/origins';
 import type { Outcome, StartAnswer } from '../task/record';
 import { callbackUrl, mintTaskIds, newTaskObject } from '../task/token';
 import { webhookSecretProblem } from '../task/webhook';
-import { TOOL_SLUG } from '../tool/catalog';
 import { type RunInput, validateRunInput, withSeed } from '../tool/schema';
+import { notServed, servedTool } from '../tool/served';
 import { methodNotAllowed } from './methods';
 import { fail, unwrap } from './outcome';
 
 export const run = new Hono<{ Bindings: Bindings }>();
 
 const TURNSTILE_FIELD = 'cf-turnstile-response';
-const PATH = `/Run/${TOOL_SLUG}`;
+const PATH = '/Run/:owner/:project';
 
 run.post(PATH, async (c) => {
+  const tool = servedTool(`${c.req.param('owner')}/${c.req.param('project')}`);
   const config = readConfig(c.env);
   const request = c.req.raw;
   const { [TURNSTILE_FIELD]: turnstileField, ...body } = await readBody(request, config.maxBodyBytes);
@@ -76,6 +77,7 @@ run.post(PATH, async (c) => {
   const publicOrigin = config.publicUrl ?? new URL(c.req.url).origin;
   const outcome = (await task.stub.start({
     ids,
+    slug: tool.slug,
     input: withSeed(input),
     publicOrigin,
     callbackUrl: await callbackUrl(publicOrigin, config.callbackSecret, task.id),
@@ -171,8 +173,9 @@ function answer({ replayed, ...envelope }: StartAnswer, ignored: string | undefi
   return Response.json(envelope, { headers });
 }
 
-run.all(PATH, methodNotAllowed('POST'));
-
-run.all('/Run/*', () => {
-  throw new ApiError(404, [{ code: WiroCode.notFound, message: `This Worker serves only ${TOOL_SLUG}` }]);
+run.all(PATH, (c) => {
+  servedTool(`${c.req.param('owner')}/${c.req.param('project')}`);
+  return methodNotAllowed('POST')(c);
 });
+
+run.all('/Run/*', notServed);

@@ -7,9 +7,9 @@
  * it follows has ended.
  */
 import { Hono } from 'hono';
+import type { SocketMessage, SocketRequest } from '../../shared/protocol';
 import { type Bindings, readConfig } from '../env';
 import { ApiError } from '../errors';
-import type { SocketMessage, SocketRequest } from '../protocol';
 import { NOT_FOUND_MESSAGE, objectNameOf } from '../task/token';
 
 export const socket = new Hono<{ Bindings: Bindings }>();

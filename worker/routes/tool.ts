@@ -4,11 +4,10 @@
  * SDKs' `getModelSchema`); any other model gets Wiro's not-found envelope.
  */
 import { Hono } from 'hono';
+import { describeTool } from '../../shared/tool';
 import { readBody } from '../body';
 import { type Bindings, isLoopbackUrl } from '../env';
-import { ApiError, WiroCode } from '../errors';
-import { TOOL_SLUG } from '../tool/catalog';
-import { describeTool } from '../tool/schema';
+import { servedTool } from '../tool/served';
 import { wiroToolDetail } from '../tool/wiro-tool';
 import { methodNotAllowed } from './methods';
 
@@ -34,11 +33,7 @@ tool.post('/Tool/Detail', async (c) => {
   // No key needed to describe the tool: a small fixed cap instead of the configured one.
   const body = await readBody(c.req.raw, 16 * 1024);
   const slug = `${String(body.slugowner ?? '')}/${String(body.slugproject ?? '')}`;
-  if (slug !== TOOL_SLUG) {
-    throw new ApiError(404, [
-      { code: WiroCode.notFound, message: `Tool not found: this Worker serves only ${TOOL_SLUG}` },
-    ]);
-  }
+  servedTool(slug);
   return c.json({ result: true, errors: [], tool: [detail] });
 });
 

@@ -3,7 +3,7 @@
  * ids (the SSE `id:`), so a watcher that reconnects with `Last-Event-ID` gets exactly what it
  * missed. The table is made when a task starts, so an object opened by a made-up id writes nothing.
  */
-import type { WiroTask } from '../protocol';
+import type { WiroTask } from '../../shared/protocol';
 import type { TaskEvent } from './record';
 
 export class EventLog {

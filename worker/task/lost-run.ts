@@ -5,7 +5,7 @@
  * from the token a callback names (Wiro does not document a callback's body, so the token is
  * only a lead, checked with Wiro) or in Wiro's latest tasks.
  */
-import type { WiroTask } from '../protocol';
+import type { WiroTask } from '../../shared/protocol';
 import type { WiroClient } from '../wiro/client';
 
 /** How far back Wiro's task list is searched. */

@@ -3,7 +3,7 @@
  * optional R2 bucket `OUTPUTS` and pointed at the Worker's `/v1/File/…`, so results outlive
  * Wiro's links. An output that cannot be copied keeps Wiro's URL.
  */
-import type { WiroOutput } from '../protocol';
+import type { WiroOutput } from '../../shared/protocol';
 
 const COPY_TIMEOUT_MS = 30_000;
 

@@ -4,10 +4,11 @@
  * methods answer across the RPC boundary (an error's fields would not survive it). Records
  * written before ids were signed are brought up to date as they are read.
  */
+
+import type { RunAnswer, WiroErrorItem, WiroTask } from '../../shared/protocol';
 import type { Config } from '../env';
 import { ApiError, WiroCode } from '../errors';
 import { IDEMPOTENCY_WINDOW_MS } from '../guard/idempotency';
-import type { RunAnswer, WiroErrorItem, WiroTask } from '../protocol';
 import { type SeededRunInput, upstreamRunBody } from '../tool/schema';
 import { pollDelay } from './schedule';
 import { type ClientIds, toClientTask } from './state';
@@ -32,6 +33,8 @@ export type Outcome<T> = { ok: true; body: T } | Failure;
 
 export interface StartArgs {
   ids: TaskIds;
+  /** The tool the Run is for, as Wiro names it. */
+  slug: string;
   input: SeededRunInput;
   /** The Worker's own signed callback URL for this task, sent to Wiro. */
   callbackUrl: string;

@@ -11,7 +11,7 @@ import {
   rankOf,
   TIMEOUT_PEXIT,
   type WiroTask,
-} from '../protocol';
+} from '../../shared/protocol';
 
 /**
  * Whether `next` (a fresh upstream read) should replace `current`. Unknown statuses are taken at

@@ -14,7 +14,6 @@
  * RPC boundary; the Worker turns a failed outcome back into an `ApiError`.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { type Bindings, readConfig } from '../env';
 import {
   isFailed,
   isTerminal,
@@ -25,8 +24,8 @@ import {
   toSocketMessage,
   type WiroEnvelope,
   type WiroTask,
-} from '../protocol';
-import { TOOL_SLUG } from '../tool/catalog';
+} from '../../shared/protocol';
+import { type Bindings, readConfig } from '../env';
 import { upstreamRunBody } from '../tool/schema';
 import { UpstreamError, WiroClient } from '../wiro/client';
 import { Claim } from './claim';
@@ -119,7 +118,7 @@ export class TaskObject extends DurableObject<Bindings> {
     const wiro = new WiroClient(config);
     let answer: RunAnswer;
     try {
-      answer = await wiro.run(TOOL_SLUG, upstreamRunBody(args.input, args.callbackUrl));
+      answer = await wiro.run(args.slug, upstreamRunBody(args.input, args.callbackUrl));
     } catch (error) {
       const failed = failure(error);
       if (!(error instanceof UpstreamError) || error.refused) {

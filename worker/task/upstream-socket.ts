@@ -4,7 +4,7 @@
  * arrive as they happen instead of at the next poll. Any failure just closes the line; the
  * object's polling carries on without it.
  */
-import type { SocketMessage } from '../protocol';
+import type { SocketMessage } from '../../shared/protocol';
 
 const CONNECT_TIMEOUT_MS = 5000;
 

@@ -6,7 +6,7 @@
  * stream and socket ends after the terminal event. While nothing happens a comment line keeps
  * proxies from closing idle streams.
  */
-import { isTerminal, toSocketMessage, type WiroTask } from '../protocol';
+import { isTerminal, toSocketMessage, type WiroTask } from '../../shared/protocol';
 import type { TaskEvent } from './record';
 
 const KEEPALIVE_MS = 15_000;

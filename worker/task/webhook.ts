@@ -10,7 +10,7 @@
  * @example receiver side (the standardwebhooks package does the same):
  *   expected = base64(HMAC_SHA256(base64decode(secret without "whsec_"), `${id}.${timestamp}.${body}`))
  */
-import { isFailed, type WiroTask } from '../protocol';
+import { isFailed, type WiroTask } from '../../shared/protocol';
 
 export interface WebhookState {
   url: string;

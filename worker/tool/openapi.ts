@@ -4,10 +4,14 @@
  * changed limit changes the document too. Every example in it is one the end-to-end test
  * (test/e2e/openapi.test.ts) sends to the real Worker and compares with its answer.
  */
+
+import { DEFAULT_LORA, describeTool, type FieldSpec, FLUX_LORA_FAST, LIMITS, LORAS } from '../../shared/tool';
 import { WiroCode } from '../errors';
 import { NOT_FOUND_MESSAGE } from '../task/token';
-import { DEFAULT_LORA, LORAS, TOOL_SLUG } from './catalog';
-import { describeTool, FIELDS, type FieldSpec, LIMITS } from './schema';
+
+const TOOL_SLUG = FLUX_LORA_FAST.slug;
+const FIELDS = FLUX_LORA_FAST.fields;
+
 import { wiroToolDetail } from './wiro-tool';
 
 type Schema = Record<string, unknown>;

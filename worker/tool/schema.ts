@@ -1,144 +1,19 @@
 /**
- * The one schema of the tool's inputs. `FIELDS` is data: the Run route validates with the
- * valibot schemas built from it, `GET /v1/Tool` publishes it, and the widget builds its form
- * from what is published. Change a limit here and all three follow.
+ * Validation of a Run's inputs, with valibot schemas built from the tool's data (shared/tool.ts),
+ * so what is checked is what `GET /v1/Tool` publishes.
  *
  * @example
  *   const checked = validateRunInput({ prompt: 'a lion', steps: '20' });
  *   if (!checked.ok) checked.errors; // [{ code: 0, field: 'steps', message: '...' }]
  */
 import * as v from 'valibot';
+import type { WiroErrorItem } from '../../shared/protocol';
+import { DEFAULT_LORA, type FieldSpec, FLUX_LORA_FAST, findLora, LIMITS, LORAS } from '../../shared/tool';
 import { WiroCode } from '../errors';
-import type { WiroErrorItem } from '../protocol';
-import { DEFAULT_LORA, findLora, LORAS, TOOL_SLUG } from './catalog';
+
+const FIELDS = FLUX_LORA_FAST.fields;
+
 import { checkPublicHttpsUrl } from './url';
-
-type FieldKind = 'textarea' | 'select' | 'integer' | 'float' | 'seed' | 'url';
-
-export interface FieldSpec {
-  name: string;
-  kind: FieldKind;
-  label: string;
-  help: string;
-  default: string | number;
-  min?: number;
-  max?: number;
-  step?: number;
-  multipleOf?: number;
-  maxLength?: number;
-  /** Shown under "advanced" in forms. */
-  advanced?: boolean;
-}
-
-export const LIMITS = {
-  promptMaxLength: 2000,
-  stepsMax: 50,
-  guidanceMax: 20,
-  samplesMax: 4,
-  sizeMin: 256,
-  sizeMax: 2048,
-  sizeMultiple: 16,
-  seedMax: 4294967295,
-  urlMaxLength: 2048,
-} as const;
-
-export const FIELDS: readonly FieldSpec[] = [
-  {
-    name: 'prompt',
-    kind: 'textarea',
-    label: 'Prompt',
-    help: 'What to draw. Put the style’s trigger words in it.',
-    default:
-      'vintage matchbox artwork, A retro matchbox label depicting a lion roaring under a starry African night sky, framed with decorative vintage borders and textured printing effects.',
-    maxLength: LIMITS.promptMaxLength,
-  },
-  {
-    name: 'selectedLoraModel',
-    kind: 'select',
-    label: 'Style',
-    help: 'A style LoRA applied on top of Flux.',
-    default: DEFAULT_LORA,
-  },
-  {
-    name: 'steps',
-    kind: 'integer',
-    label: 'Inference steps',
-    help: 'More steps: more detail, more time.',
-    default: 20,
-    min: 1,
-    max: LIMITS.stepsMax,
-    step: 1,
-  },
-  {
-    name: 'scale',
-    kind: 'float',
-    label: 'Guidance scale',
-    help: 'How closely the image follows the prompt.',
-    default: 3.5,
-    min: 0,
-    max: LIMITS.guidanceMax,
-    step: 0.1,
-  },
-  {
-    name: 'samples',
-    kind: 'integer',
-    label: 'Images',
-    help: 'How many images to make (each one is billed).',
-    default: 1,
-    min: 1,
-    max: LIMITS.samplesMax,
-    step: 1,
-  },
-  {
-    name: 'seed',
-    kind: 'seed',
-    label: 'Seed',
-    help: 'The same seed and settings give the same image. Left out of a Run, a random one is used.',
-    default: '3572004920',
-    min: 0,
-    max: LIMITS.seedMax,
-  },
-  {
-    name: 'width',
-    kind: 'integer',
-    label: 'Width',
-    help: 'Pixels, a multiple of 16.',
-    default: 1024,
-    min: LIMITS.sizeMin,
-    max: LIMITS.sizeMax,
-    step: LIMITS.sizeMultiple,
-    multipleOf: LIMITS.sizeMultiple,
-  },
-  {
-    name: 'height',
-    kind: 'integer',
-    label: 'Height',
-    help: 'Pixels, a multiple of 16.',
-    default: 1024,
-    min: LIMITS.sizeMin,
-    max: LIMITS.sizeMax,
-    step: LIMITS.sizeMultiple,
-    multipleOf: LIMITS.sizeMultiple,
-  },
-  {
-    name: 'selectedLoraModelPrivateUrl',
-    kind: 'url',
-    label: 'Your own LoRA (URL)',
-    help: 'A direct https link to a public .safetensors file.',
-    default: '',
-    maxLength: LIMITS.urlMaxLength,
-    advanced: true,
-  },
-];
-
-/** Size presets for forms, by aspect ratio; every side is a multiple of 16. */
-export const SIZE_PRESETS = [
-  { label: '1:1', width: 1024, height: 1024 },
-  { label: '4:3', width: 1152, height: 864 },
-  { label: '3:4', width: 864, height: 1152 },
-  { label: '16:9', width: 1344, height: 768 },
-  { label: '9:16', width: 768, height: 1344 },
-] as const;
 
 /** Inputs that are not model parameters but that Run accepts. */
 const EXTRA_FIELDS = ['callbackUrl', 'selectedLoraModelPrivate'] as const;
@@ -304,16 +179,17 @@ export function validateRunInput(body: Record<string, unknown>): Validation {
   for (const name of Object.keys(body)) {
     const schema = FIELD_SCHEMAS.get(name) ?? LORA_SCALE_SCHEMAS.get(name);
     if (!schema && !(EXTRA_FIELDS as readonly string[]).includes(name)) {
-      errors.push(fieldError(name, `${name} is not an input of ${TOOL_SLUG}`));
+      errors.push(fieldError(name, `${name} is not an input of ${FLUX_LORA_FAST.slug}`));
     }
   }
   for (const field of FIELDS) {
     const raw = body[field.name];
     // Absent fields take their defaults, except the prompt (an image of nothing costs money) and
     // the seed (a fixed default would make every Run of a prompt the same image).
-    if (raw === undefined || raw === null || (raw === '' && field.kind !== 'textarea')) {
-      if (field.kind === 'textarea') errors.push(fieldError(field.name, `${field.name} is required`));
-      else if (field.kind !== 'seed') values[field.name] = field.default;
+    const { role } = field;
+    if (raw === undefined || raw === null || (raw === '' && role !== 'prompt')) {
+      if (role === 'prompt') errors.push(fieldError(field.name, `${field.name} is required`));
+      else if (role !== 'seed') values[field.name] = field.default;
       continue;
     }
     const parsed = v.safeParse(FIELD_SCHEMAS.get(field.name) as v.GenericSchema, raw);
@@ -380,16 +256,4 @@ export function withSeed(input: RunInput): SeededRunInput {
 export function upstreamRunBody(input: SeededRunInput, callbackUrl: string): Record<string, unknown> {
   const { loraScales, ...fields } = input;
   return { ...fields, ...loraScales, callbackUrl };
-}
-
-/** What `GET /v1/Tool` publishes: everything a form needs, and nothing it must guess. */
-export function describeTool() {
-  return {
-    slug: TOOL_SLUG,
-    title: 'Flux + LoRA, text to image',
-    inputs: FIELDS,
-    loras: LORAS,
-    sizes: SIZE_PRESETS,
-    limits: LIMITS,
-  };
 }

@@ -4,8 +4,10 @@
  * one schema that validates Runs, so what Wiro's SDKs read (`getModelSchema`) can never disagree
  * with what the Worker accepts. Values are strings, as Wiro sends them.
  */
-import { LORAS, TOOL_SLUG } from './catalog';
-import { FIELDS, type FieldSpec } from './schema';
+import { type FieldSpec, FLUX_LORA_FAST, LORAS } from '../../shared/tool';
+
+const TOOL_SLUG = FLUX_LORA_FAST.slug;
+const FIELDS = FLUX_LORA_FAST.fields;
 
 const [SLUG_OWNER = '', SLUG_PROJECT = ''] = TOOL_SLUG.split('/');
 

@@ -8,9 +8,10 @@
  *   const wiro = new WiroClient(readConfig(env));
  *   const { taskid, socketaccesstoken } = await wiro.run(TOOL_SLUG, body);
  */
+
+import type { RunAnswer, WiroEnvelope, WiroErrorItem, WiroTask } from '../../shared/protocol';
 import type { Config } from '../env';
 import { ApiError, WiroCode } from '../errors';
-import type { RunAnswer, WiroEnvelope, WiroErrorItem, WiroTask } from '../protocol';
 import { authHeaders } from './sign';
 
 type ClientConfig = Pick<Config, 'apiBase' | 'apiKey' | 'apiSecret' | 'timeoutMs'>;

@@ -1,6 +1,6 @@
 /** The task's state machine as pure functions: order, terminal statuses, Wiro's task made the client's. */
 import { describe, expect, it } from 'vitest';
-import type { WiroTask } from '../../../worker/protocol';
+import type { WiroTask } from '../../../shared/protocol';
 import { parseProgress, shouldApply, timedOut, toClientTask } from '../../../worker/task/state';
 
 const ids = { taskid: 'T'.repeat(40), token: 'K'.repeat(40) };

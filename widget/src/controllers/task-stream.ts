@@ -13,7 +13,7 @@
  *   await stream.run(body, uuid());
  */
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
-import { isTerminal, RUNNING_STATUSES, TERMINAL_STATUSES, type WiroTask } from '../../../worker/protocol';
+import { isTerminal, RUNNING_STATUSES, TERMINAL_STATUSES, type WiroTask } from '../../../shared/protocol';
 import { ApiRequestError, type WiroApi } from '../api';
 import { stopKind } from '../status';
 

@@ -9,8 +9,7 @@
  */
 import { html, nothing, type TemplateResult } from 'lit';
 import { live } from 'lit/directives/live.js';
-import type { Lora } from '../../../worker/tool/catalog';
-import type { FieldSpec } from '../../../worker/tool/schema';
+import type { FieldSpec, Lora } from '../../../shared/tool';
 import type { SizePreset, ToolDescription } from '../api';
 import { diceIcon, lockIcon, unlockIcon } from '../icons';
 import type { Strings } from '../strings';

@@ -8,8 +8,7 @@
  *   const errors = validate(tool, values, strings); // {} when good
  *   const body = runBody(tool, values, ['wp4p']);
  */
-import type { Lora } from '../../../worker/tool/catalog';
-import type { FieldSpec } from '../../../worker/tool/schema';
+import type { FieldSpec, Lora } from '../../../shared/tool';
 import type { ToolDescription } from '../api';
 import { format, type Strings } from '../strings';
 

@@ -1,7 +1,7 @@
 /**
  * Runs the Wiro emulator as a standalone server:
  *
- *   node test/emulator/serve.ts [--port 8788] [--host 127.0.0.1] [--speed 1] [--log]
+ *   node emulator/serve.ts [--port 8788] [--host 127.0.0.1] [--speed 1] [--log]
  *
  * Environment: WIRO_EMULATOR_KEY (default 'emulator-key'), WIRO_EMULATOR_SECRET (default
  * 'emulator-secret'; set it to '' for an API-key-only project), WIRO_EMULATOR_SPEED (default 1;
@@ -14,7 +14,7 @@ import { startEmulator } from './emulator.ts';
 
 function usage(message: string): never {
   process.stderr.write(
-    `${message}\nusage: node test/emulator/serve.ts [--port 8788] [--host 127.0.0.1] ` +
+    `${message}\nusage: node emulator/serve.ts [--port 8788] [--host 127.0.0.1] ` +
       '[--speed 1] [--key KEY] [--secret SECRET] [--log]\n',
   );
   process.exit(2);

@@ -1,32 +1,38 @@
 /**
- * The wire protocol shared by the Worker and the widget: Wiro's task shape, its statuses, and
- * the events the task stream sends. Types and tiny pure helpers only, so the widget can import
- * it without pulling in anything from the Worker.
+ * The wire protocol shared by the Worker, the widget and the client: Wiro's task shape, its statuses, and
+ * the events the task stream sends. Types and tiny pure helpers only, so every side imports it
+ * without pulling in another's code.
  */
 
 /**
- * Wiro's statuses, in Wiro's order: the one list every other list of statuses is derived from.
- * The first three are queued (Wiro's `Task/Cancel` works only in them; later ones need
- * `Task/Kill`); the last two end the task. Kept flat and small on purpose: the widget bundles it.
+ * Wiro's statuses, in Wiro's order, each with the stage a person is shown: the one table every
+ * other list of statuses is derived from. The first three are queued (Wiro's `Task/Cancel` works
+ * only in them; later ones need `Task/Kill`); the last two end the task. Kept flat and small on
+ * purpose: the widget bundles it.
  */
-export const STATUS_ORDER = [
-  'task_queue',
-  'task_accept',
-  'task_assign',
-  'task_preprocess_start',
-  'task_preprocess_end',
-  'task_start',
-  'task_output',
-  'task_error',
-  'task_output_full',
-  'task_error_full',
-  'task_end',
-  'task_postprocess_start',
-  'task_postprocess_end',
-  'task_cancel',
-] as const;
+export const STATUSES = {
+  task_queue: 'queued',
+  task_accept: 'queued',
+  task_assign: 'queued',
+  task_preprocess_start: 'starting',
+  task_preprocess_end: 'starting',
+  task_start: 'starting',
+  task_output: 'running',
+  task_error: 'running',
+  task_output_full: 'running',
+  task_error_full: 'running',
+  task_end: 'finishing',
+  task_postprocess_start: 'finishing',
+  task_postprocess_end: 'done',
+  task_cancel: 'done',
+} as const;
 
-export type TaskStatus = (typeof STATUS_ORDER)[number];
+/** The five plain steps a status is shown as, in order. */
+export type Stage = (typeof STATUSES)[TaskStatus];
+
+export const STATUS_ORDER = Object.keys(STATUSES) as TaskStatus[];
+
+export type TaskStatus = keyof typeof STATUSES;
 export type TerminalStatus = 'task_postprocess_end' | 'task_cancel';
 export type RunningStatus = Exclude<TaskStatus, TerminalStatus>;
 

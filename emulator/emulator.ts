@@ -5,7 +5,7 @@
  * `ws://…/v1`, the API base over ws), and a control API under `/__emulator/` for tests (fault
  * injection, manual stepping, state inspection).
  *
- * Node built-ins only, erasable TypeScript only: runs as `node test/emulator/serve.ts` on Node 22.
+ * Node built-ins only, erasable TypeScript only: runs as `node emulator/serve.ts` on Node 22.
  */
 import { createHash, createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
