@@ -133,9 +133,16 @@ describe('outputs in R2', () => {
     expect(body.tasklist[0].outputs[0].url).toContain('/files/');
   });
 
-  it('answer 404 for a file that is not there', async () => {
-    const response = await SELF.fetch(`${BASE}/v1/File/${'a'.repeat(64)}/0.png`);
-    expect(response.status).toBe(404);
-    expect((env as unknown as Bindings).OUTPUTS).toBeDefined();
+  it('answer 404 in Wiro’s envelope for a file that is not there, beside one that is', async () => {
+    const bucket = (env as unknown as Bindings).OUTPUTS as R2Bucket;
+    const object = 'a'.repeat(64);
+    await bucket.put(`${object}/0.png`, new Uint8Array([1, 2, 3]), { httpMetadata: { contentType: 'image/png' } });
+    expect((await SELF.fetch(`${BASE}/v1/File/${object}/0.png`)).status).toBe(200);
+    const missing = await SELF.fetch(`${BASE}/v1/File/${object}/1.png`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ result: false, errors: [{ code: 1, message: 'File not found' }] });
+    // A name that is not a task object's key is never looked up, even when the bucket holds it.
+    await bucket.put('not-a-key/0.png', new Uint8Array([1]));
+    expect((await SELF.fetch(`${BASE}/v1/File/not-a-key/0.png`)).status).toBe(404);
   });
 });
