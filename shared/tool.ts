@@ -118,6 +118,22 @@ export const LIMITS = {
   urlMaxLength: 2048,
 } as const;
 
+/** Width and height: the same limits, each its own field (Wiro takes them apart). */
+function side<N extends 'width' | 'height'>(name: N, label: string) {
+  return {
+    name,
+    role: name,
+    kind: 'integer',
+    label,
+    help: 'Pixels, a multiple of 16.',
+    default: 1024,
+    min: LIMITS.sizeMin,
+    max: LIMITS.sizeMax,
+    step: LIMITS.sizeMultiple,
+    multipleOf: LIMITS.sizeMultiple,
+  } as const;
+}
+
 export const FIELDS = [
   {
     name: 'prompt',
@@ -178,30 +194,8 @@ export const FIELDS = [
     min: 0,
     max: LIMITS.seedMax,
   },
-  {
-    name: 'width',
-    role: 'width',
-    kind: 'integer',
-    label: 'Width',
-    help: 'Pixels, a multiple of 16.',
-    default: 1024,
-    min: LIMITS.sizeMin,
-    max: LIMITS.sizeMax,
-    step: LIMITS.sizeMultiple,
-    multipleOf: LIMITS.sizeMultiple,
-  },
-  {
-    name: 'height',
-    role: 'height',
-    kind: 'integer',
-    label: 'Height',
-    help: 'Pixels, a multiple of 16.',
-    default: 1024,
-    min: LIMITS.sizeMin,
-    max: LIMITS.sizeMax,
-    step: LIMITS.sizeMultiple,
-    multipleOf: LIMITS.sizeMultiple,
-  },
+  side('width', 'Width'),
+  side('height', 'Height'),
   {
     name: 'selectedLoraModelPrivateUrl',
     kind: 'url',
