@@ -4,10 +4,7 @@
  * from wrangler.toml; secrets are declared here because wrangler.toml cannot name them.
  */
 import { ApiError } from './errors';
-import type { BudgetLimits, BudgetObject } from './guard/budget';
-import type { LimiterObject, Limits } from './guard/limiter';
 import type { VAR_NAMES } from './settings';
-import type { TaskObject } from './task/task-object';
 
 export interface Secrets {
   WIRO_API_KEY?: string;
@@ -22,18 +19,34 @@ export interface Secrets {
   ADMIN_TOKEN?: string;
 }
 
-export type Bindings = Omit<Env, 'TASK' | 'LIMITER' | 'BUDGET'> &
+/** `Env` (generated) types the object namespaces by their classes, so this module imports none of them. */
+export type Bindings = Env &
   Secrets &
   Partial<Record<OptionalVar, string>> & {
-    TASK: DurableObjectNamespace<TaskObject>;
-    LIMITER: DurableObjectNamespace<LimiterObject>;
-    BUDGET: DurableObjectNamespace<BudgetObject>;
     /** Optional: when bound, outputs are copied here on completion and served by the Worker. */
     OUTPUTS?: R2Bucket;
   };
 
 /** Knobs with defaults; each is documented in the README's configuration table (a test checks). */
 type OptionalVar = (typeof VAR_NAMES)[number];
+
+/** A client's caps (worker/guard/limiter.ts enforces them). */
+export interface Limits {
+  perMinute: number;
+  running: number;
+  /** How long a task counts as running at most (its deadline), in case its release is lost. */
+  taskDeadlineMs: number;
+}
+
+/** The day's caps (worker/guard/budget.ts enforces them). */
+export interface BudgetLimits {
+  runs: number;
+  spend: number;
+  originRuns: number;
+  originSpend: number;
+  /** The owner's figure for one default Run (20 steps, one 1024×1024 image), in US dollars. */
+  costEstimate: number | undefined;
+}
 
 export interface Config {
   apiBase: string;

@@ -11,16 +11,7 @@
  * any recent task cost per unit of work, with a margin.
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { Bindings } from '../env';
-
-export interface BudgetLimits {
-  runs: number;
-  spend: number;
-  originRuns: number;
-  originSpend: number;
-  /** The owner's figure for one default Run (20 steps, one 1024×1024 image), in US dollars. */
-  costEstimate: number | undefined;
-}
+import type { Bindings, BudgetLimits } from '../env';
 
 /** What a Run's cost grows with. */
 export interface RunShape {

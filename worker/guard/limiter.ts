@@ -7,7 +7,7 @@
  * object deletes its storage, so clients that came once cost nothing later.
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { Bindings } from '../env';
+import type { Bindings, Limits } from '../env';
 
 const WINDOW_MS = 60_000;
 
@@ -19,13 +19,6 @@ interface LimiterState {
 }
 
 export type Admission = { ok: true } | { ok: false; reason: 'rate' | 'running'; retryAfter: number; message: string };
-
-export interface Limits {
-  perMinute: number;
-  running: number;
-  /** How long a task counts as running at most (its deadline), in case its release is lost. */
-  taskDeadlineMs: number;
-}
 
 export class LimiterObject extends DurableObject<Bindings> {
   #state: LimiterState = { recent: [], running: {} };
