@@ -8,32 +8,39 @@
  */
 import * as v from 'valibot';
 import type { WiroErrorItem } from '../../shared/protocol';
-import { DEFAULT_LORA, type FieldSpec, FLUX_LORA_FAST, findLora, LIMITS, LORAS } from '../../shared/tool';
+import {
+  DEFAULT_LORA,
+  type FieldSpec,
+  type FIELDS as FLUX_FIELDS,
+  FLUX_LORA_FAST,
+  findLora,
+  LIMITS,
+  LORAS,
+} from '../../shared/tool';
 import { WiroCode } from '../errors';
+import { checkPublicHttpsUrl } from './url';
 
 const FIELDS = FLUX_LORA_FAST.fields;
-
-import { checkPublicHttpsUrl } from './url';
 
 /** Inputs that are not model parameters but that Run accepts. */
 const EXTRA_FIELDS = ['callbackUrl', 'selectedLoraModelPrivate'] as const;
 
-/** What the Worker sends Wiro after validation: normalized, defaults filled in (the seed only when given). */
-export interface RunInput {
-  prompt: string;
-  selectedLoraModel: string;
-  selectedLoraModelPrivate: string;
-  selectedLoraModelPrivateUrl: string;
-  steps: number;
-  scale: string;
-  samples: number;
-  /** Absent when the client sent none: the Run then gets a random one (`withSeed`). */
-  seed?: string;
-  width: number;
-  height: number;
-  /** The selected LoRA's scale setting, by its `generatesettings` id. */
-  loraScales: Record<string, string>;
-}
+/** A field's value once checked: whole numbers stay numbers, the rest travel as text (Wiro's example's types). */
+type Checked<F extends FieldSpec> = F['kind'] extends 'integer' ? number : string;
+
+/**
+ * What the Worker sends Wiro after validation, inferred from the tool's fields: normalized,
+ * defaults filled in, the seed only when given (absent, the Run gets a random one: `withSeed`).
+ */
+export type RunInput = { [F in (typeof FLUX_FIELDS)[number] as F['name']]: Checked<F> } extends infer Values
+  ? Omit<Values, 'seed'> & {
+      seed?: string;
+      /** Not a field of the form: the id of one of the caller's own LoRAs on Wiro. */
+      selectedLoraModelPrivate: string;
+      /** The selected LoRA's scale setting, by its `generatesettings` id. */
+      loraScales: Record<string, string>;
+    }
+  : never;
 
 /** A Run's inputs with the seed it will use. */
 export type SeededRunInput = RunInput & { seed: string };
