@@ -36,7 +36,7 @@ run.post(PATH, async (c) => {
   const config = readConfig(c.env);
   const request = c.req.raw;
   const { [TURNSTILE_FIELD]: turnstileField, ...body } = await readBody(request, config.maxBodyBytes);
-  const checked = validateRunInput(body);
+  const checked = validateRunInput(body, tool);
   if (!checked.ok) throw new ApiError(400, checked.errors);
   const { input, ignored } = checked.value;
   if (checked.value.callbackUrl) {

@@ -9,18 +9,15 @@
 import * as v from 'valibot';
 import type { WiroErrorItem } from '../../shared/protocol';
 import {
-  DEFAULT_LORA,
   type FieldSpec,
   type FIELDS as FLUX_FIELDS,
   FLUX_LORA_FAST,
-  findLora,
+  fieldWith,
   LIMITS,
-  LORAS,
+  type Tool,
 } from '../../shared/tool';
 import { WiroCode } from '../errors';
 import { checkPublicHttpsUrl } from './url';
-
-const FIELDS = FLUX_LORA_FAST.fields;
 
 /** Inputs that are not model parameters but that Run accepts. */
 const EXTRA_FIELDS = ['callbackUrl', 'selectedLoraModelPrivate'] as const;
@@ -83,9 +80,7 @@ function numberSchema(field: FieldSpec) {
   );
 }
 
-const loraValues = LORAS.map((lora) => lora.value);
-
-function fieldSchema(field: FieldSpec): v.GenericSchema<unknown, unknown> {
+function fieldSchema(field: FieldSpec, tool: Tool): v.GenericSchema<unknown, unknown> {
   const { name } = field;
   switch (field.kind) {
     case 'textarea':
@@ -95,23 +90,27 @@ function fieldSchema(field: FieldSpec): v.GenericSchema<unknown, unknown> {
         v.nonEmpty(`${name} is required`),
         v.maxLength(field.maxLength ?? 0, `${name} must be at most ${field.maxLength} characters`),
       );
-    case 'select':
-      // Wiro's own example sends `[]` for "no choice"; we read it, like "", as the default.
+    case 'select': {
+      // The tool's one choice is its LoRA style. Wiro's own example sends `[]` for "no choice";
+      // we read it, like "", as the default.
+      const loraValues = tool.loras.map((lora) => lora.value);
+      const fallback = String(field.default);
       return v.union(
         [
           v.pipe(
             v.array(v.never()),
-            v.transform(() => DEFAULT_LORA),
+            v.transform(() => fallback),
           ),
           v.pipe(
             v.string(),
             v.trim(),
-            v.transform((text) => text || DEFAULT_LORA),
+            v.transform((text) => text || fallback),
             v.picklist(loraValues),
           ),
         ],
         `${name} must be one of ${loraValues.join(', ')}`,
       );
+    }
     case 'integer':
     case 'float':
       return numberSchema(field);
@@ -146,16 +145,32 @@ function publicUrl(name: string, { optional = false } = {}) {
   });
 }
 
-const FIELD_SCHEMAS = new Map(FIELDS.map((field) => [field.name, fieldSchema(field)]));
+/** A tool's checks, built once from its data: one per field, one per LoRA scale setting. */
+interface ToolChecks {
+  fields: Map<string, v.GenericSchema>;
+  loraScales: Map<string, v.GenericSchema>;
+}
 
-const LORA_SCALE_SCHEMAS = new Map(
-  LORAS.flatMap((lora) =>
-    lora.settings.map((setting) => [
-      setting.id,
-      numberSchema({ ...setting, name: setting.id, kind: 'float', help: '', default: 1 }),
-    ]),
-  ),
-);
+const CHECKS = new WeakMap<Tool, ToolChecks>();
+
+function checksOf(tool: Tool): ToolChecks {
+  let checks = CHECKS.get(tool);
+  if (!checks) {
+    checks = {
+      fields: new Map(tool.fields.map((field) => [field.name, fieldSchema(field, tool)])),
+      loraScales: new Map(
+        tool.loras.flatMap((lora) =>
+          lora.settings.map((setting) => [
+            setting.id,
+            numberSchema({ ...setting, name: setting.id, kind: 'float', help: '', default: 1 }),
+          ]),
+        ),
+      ),
+    };
+    CHECKS.set(tool, checks);
+  }
+  return checks;
+}
 
 const privateLoraSchema = v.pipe(
   v.union([v.string(), v.number()]),
@@ -178,18 +193,19 @@ function fieldError(field: string, message: string): WiroErrorItem {
  * Checks a Run body. Returns every bad field at once (one error each), so a form can mark all
  * of them; the message names the field.
  */
-export function validateRunInput(body: Record<string, unknown>): Validation {
+export function validateRunInput(body: Record<string, unknown>, tool: Tool = FLUX_LORA_FAST): Validation {
+  const checks = checksOf(tool);
   const errors: WiroErrorItem[] = [];
   const values: Record<string, unknown> = {};
   const loraScales: Record<string, number> = {};
 
   for (const name of Object.keys(body)) {
-    const schema = FIELD_SCHEMAS.get(name) ?? LORA_SCALE_SCHEMAS.get(name);
+    const schema = checks.fields.get(name) ?? checks.loraScales.get(name);
     if (!schema && !(EXTRA_FIELDS as readonly string[]).includes(name)) {
-      errors.push(fieldError(name, `${name} is not an input of ${FLUX_LORA_FAST.slug}`));
+      errors.push(fieldError(name, `${name} is not an input of ${tool.slug}`));
     }
   }
-  for (const field of FIELDS) {
+  for (const field of tool.fields) {
     const raw = body[field.name];
     // Absent fields take their defaults, except the prompt (an image of nothing costs money) and
     // the seed (a fixed default would make every Run of a prompt the same image).
@@ -199,11 +215,11 @@ export function validateRunInput(body: Record<string, unknown>): Validation {
       else if (role !== 'seed') values[field.name] = field.default;
       continue;
     }
-    const parsed = v.safeParse(FIELD_SCHEMAS.get(field.name) as v.GenericSchema, raw);
+    const parsed = v.safeParse(checks.fields.get(field.name) as v.GenericSchema, raw);
     if (parsed.success) values[field.name] = parsed.output;
     else errors.push(fieldError(field.name, parsed.issues[0].message));
   }
-  for (const [id, schema] of LORA_SCALE_SCHEMAS) {
+  for (const [id, schema] of checks.loraScales) {
     const raw = body[id];
     if (raw === undefined || raw === '') continue;
     const parsed = v.safeParse(schema, raw);
@@ -233,24 +249,23 @@ export function validateRunInput(body: Record<string, unknown>): Validation {
   if (errors.length > 0) return { ok: false, errors };
 
   // Only the chosen style's scale reaches Wiro; a scale left over from another style is ignored.
-  const lora = findLora(String(values.selectedLoraModel));
+  const style = fieldWith(tool.fields, 'style');
+  const lora = tool.loras.find((each) => style && each.value === values[style.name]);
   const scales: Record<string, string> = {};
   for (const setting of lora?.settings ?? []) {
     scales[setting.id] = String(loraScales[setting.id] ?? setting.default);
   }
-  const input: RunInput = {
-    prompt: String(values.prompt),
-    selectedLoraModel: String(values.selectedLoraModel),
+  // Each field in the type Wiro's own example sends it (see `Checked`); an absent seed stays absent.
+  const checked = tool.fields.flatMap((field) => {
+    const value = values[field.name];
+    if (value === undefined) return [];
+    return [[field.name, field.kind === 'integer' ? Number(value) : String(value)]];
+  });
+  const input = {
+    ...Object.fromEntries(checked),
     selectedLoraModelPrivate: privateLora,
-    selectedLoraModelPrivateUrl: String(values.selectedLoraModelPrivateUrl),
-    steps: Number(values.steps),
-    scale: String(values.scale),
-    samples: Number(values.samples),
-    ...(values.seed === undefined ? {} : { seed: String(values.seed) }),
-    width: Number(values.width),
-    height: Number(values.height),
     loraScales: scales,
-  };
+  } as RunInput;
   return { ok: true, value: { input, ...(callbackUrl ? { callbackUrl } : {}), ...(ignored ? { ignored } : {}) } };
 }
 
