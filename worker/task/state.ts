@@ -68,12 +68,12 @@ export interface ClientIds {
 export function toClientTask(upstream: Record<string, unknown>, ids: ClientIds, clientCallbackUrl = ''): WiroTask {
   const { callbackurl: _ignored, progress, parameters, ...rest } = upstream;
   const task: WiroTask = {
-    ...rest,
+    ...withoutAccountFields(rest),
     id: ids.taskid,
     status: String(upstream.status ?? 'task_queue'),
     socketaccesstoken: ids.token,
     callbackurl: clientCallbackUrl,
-    outputs: Array.isArray(upstream.outputs) ? (upstream.outputs as WiroTask['outputs']) : [],
+    outputs: Array.isArray(upstream.outputs) ? (upstream.outputs.map(withoutAccountFields) as WiroTask['outputs']) : [],
   };
   if (typeof parameters === 'object' && parameters !== null) {
     const { callbackUrl: _callback, ...inputs } = parameters as Record<string, unknown>;
@@ -89,6 +89,18 @@ export function toClientTask(upstream: Record<string, unknown>, ids: ClientIds, 
   if (parsed) task.progress = parsed;
   else if (task.status === 'task_postprocess_end' || task.status === 'task_end') task.progress = { percentage: 100 };
   return task;
+}
+
+/**
+ * Fields of Wiro's task and outputs that name the owner's Wiro account, project and files' keys:
+ * anyone holding a task's token would read them, and no Wiro client uses them.
+ */
+const ACCOUNT_FIELDS = ['uuid', 'guestid', 'projectid', 'accesskey', 'parentid'];
+
+function withoutAccountFields(fields: Record<string, unknown>): Record<string, unknown> {
+  const kept = { ...fields };
+  for (const name of ACCOUNT_FIELDS) delete kept[name];
+  return kept;
 }
 
 /** The task as it ends when the Worker gives up waiting for Wiro. */

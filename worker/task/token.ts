@@ -7,8 +7,6 @@
  * is touched, so made-up ids cost no storage and reach no Wiro. Wiro's own (sequential) ids and
  * tokens stay inside the task object.
  *
- * Tokens issued before ids were signed (32 characters, no MAC) still open their task.
- *
  * Callbacks come to `/v1/Callback/<object id>/<signature>`: the signature (HMAC of the id under
  * the same secret) makes the URL unguessable without putting the client's token in it.
  *
@@ -24,8 +22,6 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const KEY_LENGTH = 24;
 const MAC_LENGTH = 16;
 const SIGNED_PATTERN = /^[A-Za-z0-9]{40}$/;
-/** What the Worker minted before ids carried a MAC: the token alone named the object. */
-const LEGACY_PATTERN = /^[A-Za-z0-9]{32}$/;
 
 export interface TaskIds {
   /** Names the task's Durable Object. */
@@ -82,7 +78,6 @@ function sameText(a: string, b: string): boolean {
 /** The object name an identifier opens, or undefined when the Worker never issued it. */
 export async function objectNameOf(secret: string, identifier: unknown): Promise<string | undefined> {
   if (typeof identifier !== 'string') return undefined;
-  if (LEGACY_PATTERN.test(identifier)) return identifier;
   if (!SIGNED_PATTERN.test(identifier)) return undefined;
   const key = identifier.slice(0, KEY_LENGTH);
   const given = identifier.slice(KEY_LENGTH);

@@ -103,12 +103,17 @@ export class WiroClient {
     }
   }
 
-  cancel(taskid: string): Promise<WiroEnvelope> {
-    return this.#call('Task/Cancel', { taskid });
+  /**
+   * Stops a queued task. Named both ways, as Wiro's examples and clients name it (`taskid`) and
+   * as its API reference does (`tasktoken`), so the stop holds whichever one Wiro reads.
+   */
+  cancel(taskid: string, token?: string): Promise<WiroEnvelope> {
+    return this.#call('Task/Cancel', stopBody(taskid, token));
   }
 
-  kill(taskid: string): Promise<WiroEnvelope> {
-    return this.#call('Task/Kill', { taskid });
+  /** Stops a running task; named both ways, like `cancel`. */
+  kill(taskid: string, token?: string): Promise<WiroEnvelope> {
+    return this.#call('Task/Kill', stopBody(taskid, token));
   }
 
   async #call(path: string, body: unknown): Promise<WiroEnvelope> {
@@ -133,6 +138,10 @@ export class WiroClient {
     }
     return parseAnswer(path, response, timeoutMs);
   }
+}
+
+function stopBody(taskid: string, token: string | undefined): Record<string, string> {
+  return token ? { taskid, tasktoken: token } : { taskid };
 }
 
 async function parseAnswer(path: string, response: Response, timeoutMs: number): Promise<WiroEnvelope> {

@@ -50,6 +50,46 @@ describe('toClientTask', () => {
     expect(JSON.stringify(client)).not.toMatch(/2221|wiro-token|Callback/);
   });
 
+  it('keeps the owner’s account, project and file keys from whoever holds the token', () => {
+    // Fields as the tool page's Kill answer shows them.
+    const client = toClientTask(
+      {
+        id: '534574',
+        uuid: '15bce51f-442f-4f44-a71d-13c6374a62bd',
+        guestid: null,
+        projectid: '699',
+        modelid: '598',
+        status: 'task_postprocess_end',
+        pexit: '0',
+        totalcost: '0.003510000000',
+        outputs: [
+          {
+            id: '6bc392c93856dfce3a7d1b4261e15af3',
+            name: '0.png',
+            contenttype: 'image/png',
+            parentid: '6c1833f39da71e6175bf292b18779baf',
+            uuid: '15bce51f-442f-4f44-a71d-13c6374a62bd',
+            size: '202472',
+            accesskey: 'dFKlMApaSgMeHKsJyaDeKrefcHahUK',
+            url: 'https://cdn1.wiro.ai/6a6af820/0.png',
+          },
+        ],
+      },
+      { taskid: 'our-id', token: 'our-token' },
+    );
+    for (const field of ['uuid', 'guestid', 'projectid']) expect(client).not.toHaveProperty(field);
+    expect(client).toMatchObject({ modelid: '598', totalcost: '0.003510000000', pexit: '0' });
+    expect(client.outputs).toEqual([
+      {
+        id: '6bc392c93856dfce3a7d1b4261e15af3',
+        name: '0.png',
+        contenttype: 'image/png',
+        size: '202472',
+        url: 'https://cdn1.wiro.ai/6a6af820/0.png',
+      },
+    ]);
+  });
+
   it('ends a fatal task_error as a failure every Wiro client stops at', () => {
     const fatal = toClientTask({ id: '1', status: 'task_error', pexit: '0', debugerror: 'no GPU' }, ids);
     expect(fatal).toMatchObject({ status: 'task_postprocess_end', pexit: '1', debugerror: 'no GPU', outputs: [] });
