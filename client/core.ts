@@ -63,20 +63,13 @@ export const aborted = () => new DOMException('The operation was aborted', 'Abor
 
 /** Waits, or stops waiting as soon as the signal aborts (the caller then checks it). */
 const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
+  new Promise((resolve) => {
+    setTimeout(resolve, ms);
+    signal.addEventListener('abort', resolve);
   });
 
-/** A refusal that waiting will not change: the Worker does not know the task, or the input is bad. */
-const final = (error: unknown) => error instanceof WiroError && error.status >= 400 && error.status < 500;
+/** A refusal that waiting will not change (a 4xx): the Worker does not know the task, or the input is bad. */
+const final = (error: unknown) => (((error as WiroError).status / 100) | 0) === 4;
 
 /** A state worth telling: the status, the progress or the outputs changed. */
 export const changed = (a: WiroTask | undefined, b: WiroTask) =>
@@ -113,14 +106,21 @@ export function connect(endpoint: string, fetcher: Fetch = (input, init) => fetc
   async function call<T>(path: string, body?: unknown, init: RequestInit = {}): Promise<T> {
     let response: Response;
     try {
-      response = await fetcher(base + path, {
-        ...init,
-        method: body === undefined ? 'GET' : 'POST',
-        headers: body === undefined ? init.headers : { 'content-type': 'application/json', ...init.headers },
-        body: body === undefined ? null : JSON.stringify(body),
-      });
+      response = await fetcher(
+        base + path,
+        // A body is JSON, POSTed; without one, a GET (with no content-type: no CORS preflight).
+        body === undefined
+          ? init
+          : {
+              ...init,
+              method: 'POST',
+              headers: { 'content-type': 'application/json', ...init.headers },
+              body: JSON.stringify(body),
+            },
+      );
     } catch (error) {
-      if (init.signal?.aborted) throw aborted();
+      // Aborted: fetch's own AbortError, as the caller expects.
+      if (init.signal?.aborted) throw error;
       throw new WiroError(0, [{ code: 0, message: `The Worker could not be reached: ${error}` }]);
     }
     // Not JSON (a proxy's error page, say): the status still tells what happened.
@@ -171,15 +171,16 @@ export function connect(endpoint: string, fetcher: Fetch = (input, init) => fetc
       onState(task);
     };
     void (async () => {
-      try {
-        for (let failures = 0; ; ) {
-          try {
+      // Streams that failed in a row, without an event between them; from STREAM_FAILURES on, poll.
+      for (let failures = 0; !signal.aborted; ) {
+        try {
+          if (failures < STREAM_FAILURES) {
             // The id goes in the query, not a Last-Event-ID header: no CORS preflight.
-            const query = new URLSearchParams(lastEventId ? { tasktoken: token, lastEventId } : { tasktoken: token });
-            const response = await fetcher(`${base}/v1/Task/Events?${query}`, {
-              signal,
-              headers: { accept: 'text/event-stream' },
-            });
+            // No Accept header: the Worker streams without one, and none is one less thing to send.
+            const response = await fetcher(
+              `${base}/v1/Task/Events?tasktoken=${encodeURIComponent(token)}${lastEventId && `&lastEventId=${lastEventId}`}`,
+              { signal },
+            );
             if (!response.ok || !response.body) throw new WiroError(response.status, []);
             await readStream(response.body, (data, id) => {
               failures = 0;
@@ -190,29 +191,23 @@ export function connect(endpoint: string, fetcher: Fetch = (input, init) => fetc
                 // A malformed event is skipped; the next one carries the whole task again.
               }
             });
-          } catch (error) {
-            if (signal.aborted || final(error)) throw error;
-            // Refused, or not a stream at all (a proxy in the way): polling still works.
-            if (error instanceof WiroError) break;
+            // A stream that ended before the task did was dropped (a proxy, a redeploy): resume.
+            failures++;
+          } else take(await detail(token, { signal }));
+        } catch (error) {
+          if (signal.aborted) return;
+          if (final(error)) {
+            following.close();
+            return onError(error as WiroError);
           }
-          // A stream that ended before the task did was dropped (a proxy, a redeploy): resume.
-          if (++failures >= STREAM_FAILURES) break;
-          await sleep(500 * failures, signal);
+          // Refused, or not a stream at all (a proxy in the way): poll now. Any other trouble
+          // (offline, a 5xx while polling) is passing: try again.
+          failures = error instanceof WiroError ? Math.max(failures, STREAM_FAILURES) : failures + 1;
         }
-        following.via = 'poll';
-        while (!signal.aborted) {
-          // Any trouble but a final refusal (offline, a 5xx) is passing: keep polling.
-          take(
-            await detail(token, { signal }).catch((error): undefined => {
-              if (final(error)) throw error;
-            }),
-          );
-          await sleep(POLL_MS, signal);
-        }
-      } catch (error) {
-        if (signal.aborted) return;
-        following.close();
-        onError(error as WiroError);
+        // Backing off between streams; polling at once when it starts, then every POLL_MS.
+        const wait = failures < STREAM_FAILURES ? 500 * failures : following.via === 'poll' ? POLL_MS : 0;
+        following.via = failures < STREAM_FAILURES ? 'stream' : 'poll';
+        await sleep(wait, signal);
       }
     })();
     return following;

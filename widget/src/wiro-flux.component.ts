@@ -41,29 +41,33 @@
  * @cssproperty --wiro-flux-font - Font family.
  */
 import { html, LitElement, nothing, type PropertyValues, type TemplateResult } from 'lit';
+import { type Api, connect, type WiroError } from '../../client/core';
 import { isTerminal, type WiroTask } from '../../shared/protocol';
-import type { FieldSpec } from '../../shared/tool';
-import { ApiRequestError, type SizePreset, type ToolDescription, uuid, WiroApi } from './api';
+import type { FieldRole, FieldSpec } from '../../shared/tool';
 import { TaskStreamController } from './controllers/task-stream';
 import { emit } from './events';
 import { type FormView, renderField, renderSizes } from './form/fields';
 import {
   type FieldErrors,
+  type Given,
   hasSizes,
   initialValues,
-  loraField,
+  inputOf,
   missingTriggerWords,
+  presetOf,
   randomSeed,
+  roleField,
   runBody,
   selectedLora,
   splitPrompt,
+  type ToolDescription,
   type Values,
   validate,
   valuesFromInputs,
 } from './form/model';
 import { type HistoryEntry, HistoryStore } from './history';
 import { downloadIcon, imageIcon } from './icons';
-import { clock, endingOf, percentOf, STAGES, stageOf, stopKind } from './status';
+import { clock, endingOf, percentOf, STAGES, stageOf, stopKind, unknownLabel } from './status';
 import { format, resolveStrings, type Strings } from './strings';
 import { loadTurnstile, TURNSTILE_FIELD, type Turnstile } from './turnstile';
 import styles from './wiro-flux.styles';
@@ -71,13 +75,22 @@ import styles from './wiro-flux.styles';
 /** The origin that served this module: where the Worker (and its API) lives. */
 const SCRIPT_ORIGIN = new URL(import.meta.url).origin;
 
+/** What `GET /v1/Tool` answers, as far as the widget reads it. */
+interface ToolAnswer {
+  tool: ToolDescription;
+  upstream?: { emulator?: boolean };
+  /** Present when Runs need a Cloudflare Turnstile token: the challenge's public site key. */
+  turnstile?: { sitekey?: string };
+}
+
 export default class WiroFlux extends LitElement {
   static override styles = styles;
 
   static override properties = {
     endpoint: {},
-    prompt: {},
-    lora: {},
+    // Views of the form's values (see their accessors): nothing of their own to keep in sync.
+    prompt: { noAccessor: true },
+    lora: { noAccessor: true },
     theme: { reflect: true },
     historyKey: { attribute: 'history-key' },
     turnstileSitekey: { attribute: 'turnstile-sitekey' },
@@ -102,10 +115,6 @@ export default class WiroFlux extends LitElement {
 
   /** The Worker's origin. Default: the origin that served widget.js. */
   declare endpoint: string;
-  /** The prompt (initially and as the user edits it), without the style's trigger words. */
-  declare prompt: string;
-  /** The chosen style: a LoRA `value` from `GET /v1/Tool` (e.g. "1328"). */
-  declare lora: string;
   /** "light", "dark" or "auto" (follows the system's prefers-color-scheme). */
   declare theme: 'light' | 'dark' | 'auto';
   /** Names this widget's history in localStorage (`wiro-flux:history:<name>`). Default: the endpoint. */
@@ -138,9 +147,12 @@ export default class WiroFlux extends LitElement {
   declare private _copied: boolean;
   declare private _stopping: boolean;
 
-  #api = new WiroApi(SCRIPT_ORIGIN);
+  /** The client's core (client/core.ts): the one implementation of the protocol, shared with /client.js. */
+  #api: Api = connect(SCRIPT_ORIGIN);
   #store = new HistoryStore(SCRIPT_ORIGIN);
   #toolLoad: AbortController | undefined;
+  /** What the page set as `prompt` and `lora` before the form was built, by role. */
+  #given: Given = {};
   /** The body of the latest Run, for Retry (and, after a reload mid-task, the re-attached task's). */
   #lastBody: Record<string, unknown> | undefined;
   #copiedTimer: ReturnType<typeof setTimeout> | undefined;
@@ -161,8 +173,6 @@ export default class WiroFlux extends LitElement {
   constructor() {
     super();
     this.endpoint = SCRIPT_ORIGIN;
-    this.prompt = '';
-    this.lora = '';
     this.theme = 'auto';
     this.historyKey = '';
     this._emulator = false;
@@ -206,20 +216,47 @@ export default class WiroFlux extends LitElement {
       this.#tsKey = key;
       if (sitekey && key) void this.#renderChallenge(sitekey);
     }
-    const tool = this._tool;
-    if (!tool) return;
-    const promptName = this.#field('textarea')?.name;
-    if (changed.has('prompt') && promptName && this._values[promptName] !== this.prompt) {
-      this._values = { ...this._values, [promptName]: this.prompt };
+  }
+
+  /**
+   * The prompt (initially and as the user edits it), without the style's trigger words. One
+   * value: the form's, read and written through (before the form is built, what the page gave).
+   */
+  get prompt(): string {
+    return this.#value('prompt');
+  }
+
+  set prompt(value: string) {
+    this.#put('prompt', value);
+  }
+
+  /** The chosen style: a LoRA `value` from `GET /v1/Tool` (e.g. "1328"); the form's value, as `prompt`. */
+  get lora(): string {
+    return this.#value('style');
+  }
+
+  set lora(value: string) {
+    this.#put('style', value);
+  }
+
+  #value(role: FieldRole): string {
+    const name = this.#field(role)?.name;
+    return (name ? this._values[name] : this.#given[role]) ?? '';
+  }
+
+  #put(role: FieldRole, value: string): void {
+    const name = this.#field(role)?.name;
+    if (!name) this.#given = { ...this.#given, [role]: value };
+    else if (this._values[name] !== value) {
+      if (role === 'style') this.#chooseLora(value);
+      else this.#set(name, value);
     }
-    const lora = loraField(tool);
-    if (changed.has('lora') && lora && this.lora && this._values[lora.name] !== this.lora) this.#chooseLora(this.lora);
   }
 
   // ---- data ------------------------------------------------------------------------------------
 
   #useEndpoint(): void {
-    this.#api = new WiroApi(this.endpoint || SCRIPT_ORIGIN);
+    this.#api = connect(this.endpoint || SCRIPT_ORIGIN);
     this.#store = new HistoryStore(this.historyKey || this.#api.endpoint);
     this._history = this.#store.list();
     void this.#loadTool();
@@ -228,7 +265,7 @@ export default class WiroFlux extends LitElement {
     if (latest && !isTerminal(latest.status) && this.stream.token !== latest.token) {
       this.#lastBody = latest.inputs;
       const task: WiroTask = { id: latest.taskid, socketaccesstoken: latest.token, status: latest.status, outputs: [] };
-      this.stream.attach(latest.token, task, latest.createdAt);
+      this.stream.attach(task, latest.createdAt);
     }
   }
 
@@ -238,27 +275,23 @@ export default class WiroFlux extends LitElement {
     this.#toolLoad = abort;
     this._toolError = undefined;
     try {
-      const answer = await this.#api.tool(abort.signal);
+      const answer = await this.#api.tool<ToolAnswer>(abort);
       if (abort.signal.aborted) return;
       const tool = answer.tool;
-      const values = initialValues(tool, { prompt: this.prompt, lora: this.lora });
+      const values = initialValues(tool, this.#given);
       this._emulator = answer.upstream?.emulator === true;
       this._sitekey = answer.turnstile?.sitekey;
       this._values = values;
-      this._chips = missingTriggerWords(selectedLora(tool, values), this.#promptOf(tool, values));
-      this._customSize = hasSizes(tool) && !this.#preset(tool, values);
+      this._customSize = hasSizes(tool) && !presetOf(tool, values);
       this._tool = tool;
-      // The properties say what the form shows (the schema's defaults, when none was given).
-      this.prompt = this.#promptOf(tool, values);
-      const lora = loraField(tool);
-      if (lora) this.lora = values[lora.name] ?? '';
+      this._chips = missingTriggerWords(selectedLora(tool, values), this.prompt);
       // A task before the form is built was re-attached after a reload: the form shows what
       // that task was sent, not the defaults.
       if (this.stream.task && this.#lastBody) this.#useSettings(this.#lastBody, false);
     } catch (error) {
       if (abort.signal.aborted) return;
       // The Worker's 403 for a page it does not serve is readable: say what the owner must do.
-      const refused = error instanceof ApiRequestError && error.status === 403 && /ALLOWED_ORIGINS/.test(error.message);
+      const refused = (error as WiroError).status === 403 && /ALLOWED_ORIGINS/.test((error as Error).message);
       this._toolError = refused ? format(this.#t.originRefused, { origin: location.origin }) : this.#t.loadFailed;
       emit(this, 'wiro-error', {
         message: refused ? this._toolError : `${this.#t.loadFailed} ${(error as Error).message}`.trim(),
@@ -266,22 +299,13 @@ export default class WiroFlux extends LitElement {
     }
   }
 
-  #field(kind: FieldSpec['kind']): FieldSpec | undefined {
-    return this._tool?.inputs.find((field) => field.kind === kind);
-  }
-
-  #promptOf(tool: ToolDescription, values: Values): string {
-    const name = tool.inputs.find((field) => field.kind === 'textarea')?.name;
-    return name ? (values[name] ?? '') : '';
-  }
-
-  #preset(tool: ToolDescription, values: Values): SizePreset | undefined {
-    return tool.sizes.find((size) => String(size.width) === values.width && String(size.height) === values.height);
+  /** The input that plays a role: the prompt, the style, the seed, the size, the count. */
+  #field(role: FieldRole): FieldSpec | undefined {
+    return this._tool && roleField(this._tool, role);
   }
 
   #set(name: string, value: string): void {
     this._values = { ...this._values, [name]: value };
-    if (name === this.#field('textarea')?.name) this.prompt = value;
     if (this._errors[name]) {
       const { [name]: _fixed, ...rest } = this._errors;
       this._errors = rest;
@@ -348,11 +372,10 @@ export default class WiroFlux extends LitElement {
 
   #chooseLora(value: string): void {
     const tool = this._tool;
-    const field = tool && loraField(tool);
+    const field = this.#field('style');
     if (!tool || !field) return;
     this.#set(field.name, value);
-    this._chips = missingTriggerWords(selectedLora(tool, this._values), this.#promptOf(tool, this._values));
-    this.lora = value;
+    this._chips = missingTriggerWords(selectedLora(tool, this._values), this.prompt);
   }
 
   // ---- actions ---------------------------------------------------------------------------------
@@ -368,7 +391,7 @@ export default class WiroFlux extends LitElement {
     this._errors = errors;
     if (Object.keys(errors).length > 0) {
       this._message = { text: this.#t.fixFields, retry: false };
-      await this.#focusFirstError();
+      await this.#focus('[aria-invalid="true"]');
       return;
     }
     this._values = values;
@@ -383,8 +406,8 @@ export default class WiroFlux extends LitElement {
     this._message = undefined;
     this._shownId = undefined;
     this.#lastBody = body;
-    const running = this.stream.run(body, uuid(), token ? { [TURNSTILE_FIELD]: token } : undefined);
-    void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('.status')?.focus());
+    const running = this.stream.run(body, token ? { [TURNSTILE_FIELD]: token } : undefined);
+    void this.#focus('.status');
     // Tokens are single use: whatever the answer, the challenge makes a new one for the next Run.
     void running.then(() => this.#widget && this.#ts?.reset(this.#widget));
   }
@@ -417,21 +440,21 @@ export default class WiroFlux extends LitElement {
   #onStatus(task: WiroTask): void {
     emit(this, 'wiro-status', { status: task.status, task });
     const entry = this._history.find((item) => item.taskid === task.id);
-    if (entry && entry.status !== task.status) this._history = this.#store.put({ ...entry, status: task.status });
-  }
-
-  #onEnd(task: WiroTask): void {
-    const entry = this._history.find((item) => item.taskid === task.id);
-    if (entry) {
+    if (entry && entry.status !== task.status) {
+      const { status, pexit, debugerror, outputs } = task;
+      // Stored as JSON, which leaves out the ones that are undefined (all but status, until it ends).
       this._history = this.#store.put({
         ...entry,
-        status: task.status,
-        outputs: task.outputs.map(({ name, url }) => ({ name, url })),
-        // Stored as JSON, which leaves out the ones that are undefined.
-        pexit: task.pexit,
-        debugerror: task.debugerror,
+        status,
+        pexit,
+        debugerror,
+        outputs: outputs.map(({ name, url }) => ({ name, url })),
       });
     }
+  }
+
+  /** After `#onStatus`, which has stored how it ended. */
+  #onEnd(task: WiroTask): void {
     emit(this, 'wiro-done', { task });
     const ending = endingOf(task);
     if (ending === 'failed') emit(this, 'wiro-error', { message: task.debugerror || this.#t.failedTitle });
@@ -441,12 +464,12 @@ export default class WiroFlux extends LitElement {
       // the user went on to type elsewhere meanwhile.
       const active = this.shadowRoot?.activeElement;
       if (!active || active.closest('.output')) {
-        void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('.gallery')?.focus());
+        void this.#focus('.gallery');
       }
     }
   }
 
-  #onRequestError(error: ApiRequestError, during: 'run' | 'follow' | 'stop'): void {
+  #onRequestError(error: WiroError, during: 'run' | 'follow' | 'stop'): void {
     const t = this.#t;
     // A task from history this Worker no longer knows: forget it quietly.
     if (during === 'follow' && this.stream.task) {
@@ -470,7 +493,7 @@ export default class WiroFlux extends LitElement {
     // Retry re-sends the Run; after a refused stop, or with fields to fix, there is nothing to retry.
     this._message = { text, retry: during === 'run' && error.status !== 400 && text !== t.fixFields };
     emit(this, 'wiro-error', { message: text === t.fixFields ? (error.errors[0]?.message ?? text) : text });
-    if (Object.keys(fields).length > 0) void this.#focusFirstError();
+    if (Object.keys(fields).length > 0) void this.#focus('[aria-invalid="true"]');
   }
 
   /** The Worker's messages name the field ("steps must be…"); say it with the form's label. */
@@ -479,9 +502,10 @@ export default class WiroFlux extends LitElement {
     return spec && message.startsWith(name) ? spec.label + message.slice(name.length) : message;
   }
 
-  async #focusFirstError(): Promise<void> {
+  /** Moves focus once the next render is done. */
+  async #focus(selector: string): Promise<void> {
     await this.updateComplete;
-    this.renderRoot.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
+    this.renderRoot.querySelector<HTMLElement>(selector)?.focus();
   }
 
   /** Fills the form from a Run's inputs; `again` (the button) also keeps its seed and focuses the prompt. */
@@ -490,19 +514,15 @@ export default class WiroFlux extends LitElement {
     if (!tool) return;
     const values = valuesFromInputs(tool, inputs);
     // The Run sent the trigger words inside the prompt: they come back as the chips they were.
-    const name = this.#field('textarea')?.name;
-    const { prompt, chips } = splitPrompt(selectedLora(tool, values), this.#promptOf(tool, values));
-    if (name) values[name] = prompt;
+    const name = this.#field('prompt')?.name ?? '';
+    const { prompt, chips } = splitPrompt(selectedLora(tool, values), values[name] ?? '');
+    values[name] = prompt;
     this._values = values;
     this._errors = {};
     this._chips = chips;
     this._seedLocked = again;
-    this._customSize = hasSizes(tool) && !this.#preset(tool, values);
-    this.prompt = this.#promptOf(tool, values);
-    const lora = loraField(tool);
-    if (lora) this.lora = values[lora.name] ?? '';
-    if (again)
-      void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('[part="prompt"]')?.focus());
+    this._customSize = hasSizes(tool) && !presetOf(tool, values);
+    if (again) void this.#focus('[part="prompt"]');
   }
 
   async #copySeed(seed: string): Promise<void> {
@@ -553,7 +573,7 @@ export default class WiroFlux extends LitElement {
     const label = format(this.#t.image, { n: index + 1, count: entry.outputs.length });
     return {
       url: entry.outputs[index]?.url ?? '',
-      alt: `${label}: ${entry.inputs.prompt ?? ''}`,
+      alt: `${label}: ${inputOf(this._tool, entry.inputs, 'prompt') ?? ''}`,
       name: `wiro-${entry.taskid}-${index + 1}.png`,
       label,
     };
@@ -627,7 +647,7 @@ export default class WiroFlux extends LitElement {
       errors: this._errors,
       chips: this._chips,
       seedLocked: this._seedLocked,
-      preset: this._customSize ? undefined : this.#preset(tool, this._values),
+      preset: this._customSize ? undefined : presetOf(tool, this._values),
       set: (name, value) => this.#set(name, value),
       chooseLora: (value) => this.#chooseLora(value),
       removeChip: (chip) => {
@@ -639,13 +659,13 @@ export default class WiroFlux extends LitElement {
       chooseSize: (size) => {
         this._customSize = !size;
         if (size) {
-          this.#set('width', String(size.width));
-          this.#set('height', String(size.height));
+          this.#set(this.#field('width')?.name ?? '', String(size.width));
+          this.#set(this.#field('height')?.name ?? '', String(size.height));
         }
       },
       promptKeydown: (event) => this.#onKeydown(event),
       tryExample: () => {
-        this.#set(this.#field('textarea')?.name ?? '', this.#t.example);
+        this.#set(this.#field('prompt')?.name ?? '', this.#t.example);
         // Choosing the style again brings back its trigger words as chips.
         this.#chooseLora(this.lora);
       },
@@ -660,10 +680,10 @@ export default class WiroFlux extends LitElement {
     const advanced: TemplateResult[] = [];
     const view = this.#formView(tool);
     for (const field of tool.inputs) {
-      if (sized && (field.name === 'width' || field.name === 'height')) continue;
+      if (sized && (field.role === 'width' || field.role === 'height')) continue;
       const rendered = renderField(view, tool, field);
       if (field.advanced) advanced.push(rendered);
-      else if (field.kind === 'textarea' || field.kind === 'select') main.push(rendered);
+      else if (field.role === 'prompt' || field.role === 'style') main.push(rendered);
       else settings.push(rendered);
     }
     const busy = this.stream.active;
@@ -727,7 +747,7 @@ export default class WiroFlux extends LitElement {
     const t = this.#t;
     const { task, status } = this.stream;
     const ending = task && status === 'ended' ? endingOf(task) : undefined;
-    const stage = status === 'starting' || !task ? undefined : stageOf(task.status);
+    const stage = status === 'starting' || !task ? undefined : this.stream.stage;
     const current = stage ? STAGES.indexOf(stage) : -1;
     // The last step says how it ended: Done, Failed or Cancelled.
     const stepLabel = (name: (typeof STAGES)[number]) => t[name === 'done' && ending ? ending : name];
@@ -738,8 +758,9 @@ export default class WiroFlux extends LitElement {
           ? t.failedTitle
           : ending === 'cancelled'
             ? t.cancelled
-            : t[`${stage ?? 'queued'}Head`];
-    const percent = status === 'starting' || !task ? 0 : percentOf(task);
+            : // A status Wiro added after our table says its own name.
+              ((task && unknownLabel(task.status)) ?? t[`${stage ?? 'queued'}Head`]);
+    const percent = stage && task ? percentOf(task, stage) : 0;
     const progress = task?.progress;
     const details: string[] = [];
     if (progress?.stepCurrent !== undefined && progress.stepTotal && stage === 'running') {
@@ -787,9 +808,10 @@ export default class WiroFlux extends LitElement {
   }
 
   #renderPlaceholders(): TemplateResult {
-    const width = Number(this.#lastBody?.width) || 1;
-    const height = Number(this.#lastBody?.height) || 1;
-    const count = Number(this.#lastBody?.samples) || 1;
+    const body = this.#lastBody ?? {};
+    const width = Number(inputOf(this._tool, body, 'width')) || 1;
+    const height = Number(inputOf(this._tool, body, 'height')) || 1;
+    const count = Number(inputOf(this._tool, body, 'count')) || 1;
     return html`<div class="tiles ${count === 1 ? 'one' : ''}" aria-hidden="true">
       ${Array.from(
         { length: count },
@@ -801,7 +823,7 @@ export default class WiroFlux extends LitElement {
 
   #renderGallery(entry: HistoryEntry): TemplateResult {
     const t = this.#t;
-    const seed = entry.inputs.seed === undefined ? '' : String(entry.inputs.seed);
+    const seed = String(inputOf(this._tool, entry.inputs, 'seed') ?? '');
     const count = entry.outputs.length;
     return html`<div class="gallery" part="gallery" tabindex="-1" role="region" aria-label=${t.results}>
       <div class="tiles ${count === 1 ? 'one' : ''}">
@@ -809,8 +831,8 @@ export default class WiroFlux extends LitElement {
           const { url, alt, name, label } = this.#image(entry, index);
           return html`<figure class="tile">
             <button class="open" type="button" aria-label="${t.open}: ${label}" @click=${() => this.#view(entry, index)}>
-              <img part="image" src=${url} alt=${alt} width=${Number(entry.inputs.width) || nothing}
-                height=${Number(entry.inputs.height) || nothing} />
+              <img part="image" src=${url} alt=${alt} width=${Number(inputOf(this._tool, entry.inputs, 'width')) || nothing}
+                height=${Number(inputOf(this._tool, entry.inputs, 'height')) || nothing} />
             </button>
             <button class="btn small dl" type="button" aria-label="${t.download}: ${label}"
               @click=${() => this.#download(url, name)}>${downloadIcon}</button>
@@ -845,7 +867,7 @@ export default class WiroFlux extends LitElement {
       <ul>
         ${this._history.map((entry) => {
           const first = entry.outputs[0];
-          const prompt = String(entry.inputs.prompt ?? '');
+          const prompt = String(inputOf(this._tool, entry.inputs, 'prompt') ?? '');
           const state = t[endingOf(entry) ?? stageOf(entry.status)];
           // Also the text of a tile without an image, so what is read is what is shown.
           const name = `${state}: ${prompt.slice(0, 80)}`;
