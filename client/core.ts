@@ -1,6 +1,6 @@
 /**
- * The protocol of wiro-flux-edge, once: the core of `/client.js`, built to be shared with the
- * `<wiro-flux>` widget (which still has its own copy: see the README's "Client" section). Every
+ * The protocol of wiro-flux-edge, once: the core of `/client.js` and of the `<wiro-flux>` widget
+ * (its stream controller follows tasks with `follow`). Every
  * call (Run, Task/Detail, Cancel, Kill, Tool) with Wiro's envelope turned into one `WiroError`,
  * and `follow`, which follows a task through callbacks. It reads the task's event stream with
  * `fetch`, so every event arrives, also one named for a status Wiro adds after this was written
@@ -87,7 +87,7 @@ async function readStream(body: ReadableStream<BufferSource>, onEvent: (data: st
     const { value, done } = await reader.read();
     if (done) return;
     const events = (buffer + value).split('\n\n');
-    buffer = events.pop() ?? '';
+    buffer = events.pop() as string; // split() gives at least one
     for (const event of events) {
       let id = '';
       const data: string[] = [];
@@ -121,7 +121,7 @@ export function connect(endpoint: string, fetcher: Fetch = (input, init) => fetc
     } catch (error) {
       // Aborted: fetch's own AbortError, as the caller expects.
       if (init.signal?.aborted) throw error;
-      throw new WiroError(0, [{ code: 0, message: `The Worker could not be reached: ${error}` }]);
+      throw new WiroError(0, [{ code: 0, message: `Could not reach the Worker: ${error}` }]);
     }
     // Not JSON (a proxy's error page, say): the status still tells what happened.
     const answer = await response.json().catch(() => undefined);
@@ -142,7 +142,8 @@ export function connect(endpoint: string, fetcher: Fetch = (input, init) => fetc
   const run = (
     input: GenerateInput | Record<string, unknown>,
     {
-      idempotencyKey = crypto.randomUUID?.() ?? `${Date.now()}-${Math.random()}`,
+      // A fresh key per Run; `crypto.randomUUID` is missing on pages served over plain http.
+      idempotencyKey = crypto.randomUUID?.() ?? `${Math.random()}`,
       signal,
       headers,
     }: { idempotencyKey?: string; signal?: AbortSignal | undefined; headers?: Record<string, string> | undefined } = {},

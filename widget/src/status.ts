@@ -44,15 +44,13 @@ export function stopKind(status: string): 'Cancel' | 'Kill' {
 
 /** 0–100 for the progress bar: the stage's share, with Wiro's step progress inside "Generating". */
 export function percentOf(task: WiroTask, stage: Stage): number {
-  if (stage === 'done') return 100;
-  if (stage === 'finishing') return 95;
   const reported = task.progress?.percentage;
   if (stage === 'running' && typeof reported === 'number') return Math.round(10 + reported * 0.85);
-  return { queued: 2, starting: 6, running: 10 }[stage];
+  return { queued: 2, starting: 6, running: 10, finishing: 95, done: 100 }[stage];
 }
 
 /** `m:ss` for a number of seconds. */
 export function clock(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds));
+  const s = seconds > 0 ? Math.floor(seconds) : 0;
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }

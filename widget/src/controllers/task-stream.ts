@@ -24,13 +24,13 @@ export type StreamStatus = 'idle' | 'starting' | 'running' | 'ended' | 'error';
 export interface TaskStreamOptions {
   api: () => Api;
   /** The Run was accepted. */
-  onTask?: (task: WiroTask) => void;
+  onTask: (task: WiroTask) => void;
   /** A newer state of the task arrived (status or progress). */
-  onStatus?: (task: WiroTask) => void;
+  onStatus: (task: WiroTask) => void;
   /** The task reached a terminal status. */
-  onEnd?: (task: WiroTask) => void;
+  onEnd: (task: WiroTask) => void;
   /** A request failed: the Run (`run`), following the task (`follow`: the Worker does not know it), or stopping it (`stop`). */
-  onError?: (error: WiroError, during: 'run' | 'follow' | 'stop') => void;
+  onError: (error: WiroError, during: 'run' | 'follow' | 'stop') => void;
 }
 
 export class TaskStreamController implements ReactiveController {
@@ -97,9 +97,9 @@ export class TaskStreamController implements ReactiveController {
       const { taskid, socketaccesstoken } = await this.#options.api().run(body, { signal, headers });
       if (signal.aborted) return;
       const task: WiroTask = { id: taskid, socketaccesstoken, status: STATUS_ORDER[0]!, outputs: [] };
-      this.#options.onTask?.(task);
+      this.#options.onTask(task);
       this.attach(task, this.startedAt);
-      this.#options.onStatus?.(task);
+      this.#options.onStatus(task);
     } catch (error) {
       if (signal.aborted) return;
       this.#fail(error as WiroError, 'run');
@@ -142,7 +142,7 @@ export class TaskStreamController implements ReactiveController {
       const fresh = await api.detail(token).catch(() => undefined);
       this.#apply(fresh, signal);
       if (fresh && !isTerminal(fresh.status) && stopKind(fresh.status) !== stopKind(task.status)) return this.stop();
-      if (!(error instanceof WiroError && error.status === 409)) this.#options.onError?.(error as WiroError, 'stop');
+      if (!(error instanceof WiroError && error.status === 409)) this.#options.onError(error as WiroError, 'stop');
     }
   }
 
@@ -155,7 +155,7 @@ export class TaskStreamController implements ReactiveController {
 
   #fail(error: WiroError, during: 'run' | 'follow'): void {
     this.status = 'error';
-    this.#options.onError?.(error, during);
+    this.#options.onError(error, during);
     this.#host.requestUpdate();
   }
 
@@ -178,11 +178,11 @@ export class TaskStreamController implements ReactiveController {
     if (!task || signal.aborted || this.status !== 'running' || !changed(this.task, task)) return;
     this.task = task;
     this.stage = stageOf(task.status, this.stage);
-    this.#options.onStatus?.(task);
+    this.#options.onStatus(task);
     if (isTerminal(task.status)) {
       this.status = 'ended';
       this.#close();
-      this.#options.onEnd?.(task);
+      this.#options.onEnd(task);
     }
     this.#host.requestUpdate();
   }

@@ -2,7 +2,7 @@
  * The form's controls, one template per kind of published input: the prompt with its trigger
  * word chips, the style picker with its strength sliders, sliders, small-number choices, the
  * seed with lock and randomize, links, and the size presets with Custom width and height.
- * Templates only: the component owns the state and passes it in as a `FormView`.
+ * Templates only: the state is the form controller's (form/controller.ts), passed in as a `FormView`.
  *
  * Every control has a label; help and errors are tied to it with `aria-describedby`, and a bad
  * value sets `aria-invalid`, which is also how the component finds the first bad field.
@@ -16,9 +16,12 @@ import { html, nothing, type TemplateResult } from 'lit';
 import type { FieldSpec, Lora } from '../../../shared/tool';
 import { diceIcon, lockIcon, unlockIcon } from '../icons';
 import type { Strings } from '../strings';
+import { TURNSTILE_FIELD } from '../turnstile';
+import type WiroFlux from '../wiro-flux.component';
 import {
   type FieldErrors,
   fullPrompt,
+  hasSizes,
   randomSeed,
   roleField,
   type SizePreset,
@@ -263,4 +266,48 @@ export function renderSizes(view: FormView, tool: ToolDescription): TemplateResu
           ${shared ? html`<p class="help" id="size-help">${fields[0]?.help}</p>` : nothing}`
     }
   </fieldset>`;
+}
+
+/**
+ * The whole form: the prompt and style first, the size presets, the other settings in a grid,
+ * the advanced ones folded, the bot check (when the Worker asks for one) and Generate.
+ */
+export function renderForm(host: WiroFlux, tool: ToolDescription): TemplateResult {
+  const { _t: t, form, stream, turnstile } = host;
+  const sized = hasSizes(tool);
+  const main: TemplateResult[] = [];
+  const settings: TemplateResult[] = [];
+  const advanced: TemplateResult[] = [];
+  for (const field of tool.inputs) {
+    if (sized && (field.role === 'width' || field.role === 'height')) continue;
+    const rendered = renderField(form, tool, field);
+    if (field.advanced) advanced.push(rendered);
+    else if (field.role === 'prompt' || field.role === 'style') main.push(rendered);
+    else settings.push(rendered);
+  }
+  const busy = stream.active;
+  const { sitekey, waiting } = turnstile;
+  const botError = form.errors[TURNSTILE_FIELD];
+  // The hint, or the Worker's refusal of the last token; none while a task starts or runs.
+  const botMessage = botError || (waiting && !busy && t.botCheck);
+  return html`<form class="main" part="form" novalidate @submit=${(event: SubmitEvent) => {
+    event.preventDefault();
+    void host.submit();
+  }}>
+    ${main} ${sized ? renderSizes(form, tool) : nothing}
+    <div class="grid">${settings}</div>
+    ${advanced.length > 0 ? html`<details><summary>${t.advanced}</summary>${advanced}</details>` : nothing}
+    ${
+      sitekey
+        ? html`<div class="field" part="turnstile">
+          <slot name="turnstile"></slot>
+          ${botMessage ? html`<p class=${botError ? 'invalid-msg' : 'hint'} id="ts-msg">${botMessage}</p>` : nothing}
+        </div>`
+        : nothing
+    }
+    <button class="btn primary" part="submit" type="submit" ?disabled=${busy || waiting}
+      aria-describedby=${botMessage ? 'ts-msg' : nothing}>
+      ${busy ? (stream.status === 'starting' ? t.sending : t.generating) : t.generate}
+    </button>
+  </form>`;
 }
