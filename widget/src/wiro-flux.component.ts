@@ -311,12 +311,13 @@ export default class WiroFlux extends LitElement {
     let text: string;
     if (error.status === 0) text = t.networkError;
     else if (Object.keys(fields).length > 0) text = t.fixFields;
-    else text = error.errors[0]?.message ?? `HTTP ${error.status}`;
+    // A WiroError's message is its first error's, else the HTTP status.
+    else text = error.message;
     if (error.retryAfter) text += ` ${format(t.retryAfter, { seconds: error.retryAfter })}`;
     this.form.errors = fields;
     // Retry re-sends the Run; after a refused stop, or with fields to fix, there is nothing to retry.
     const fix = text === t.fixFields;
-    this.#say(text, during === 'run' && error.status !== 400 && !fix, fix ? (error.errors[0]?.message ?? text) : text);
+    this.#say(text, during === 'run' && error.status !== 400 && !fix, fix ? error.message : text);
     if (!fix) return;
     void this.#focus('[aria-invalid="true"]');
   }
