@@ -214,7 +214,7 @@ export function connect(endpoint: string, fetcher: Fetch = (input, init) => fetc
     return following;
   }
 
-  return { endpoint: base, call, run, detail, stop, tool, follow };
+  return { endpoint: base, run, detail, stop, tool, follow };
 }
 
 export type Api = ReturnType<typeof connect>;
