@@ -1,8 +1,19 @@
 /**
- * The types of `/client.js`, the typed client of wiro-flux-edge. Self-contained (no imports) so
- * it can sit beside the built `client.js` anywhere; `client/index.ts` implements these very
- * declarations and `client/types.check.ts` holds them to the Worker's schema and protocol.
+ * The types of `/client.js`, the typed client of wiro-flux-edge. The statuses are imported from
+ * shared/protocol.ts; the built copy beside `client.js` has them written out, so it needs nothing
+ * else. `client/index.ts` implements these very declarations and `client/types.check.ts` holds
+ * them to the Worker's schema and protocol.
  */
+
+/**
+ * Wiro's statuses, from the one table in shared/protocol.ts. The build writes them out in place
+ * of these two lines (client/vite.config.ts), so that the `client.d.ts` the Worker serves stands
+ * alone. After a `TerminalStatus` nothing changes; a `task_postprocess_end` with `pexit` other
+ * than `"0"` failed.
+ */
+import type { RunningStatus, TaskStatus, TerminalStatus } from '../shared/protocol';
+
+export type { RunningStatus, TaskStatus, TerminalStatus };
 
 /** The LoRA styles the model offers (`GET /v1/Tool` lists their labels and trigger words). */
 export type LoraValue = '655' | '678' | '1239' | '1236' | '1328' | '1214';
@@ -14,24 +25,6 @@ export type LoraScaleId =
   | 'Vintage-Comic-Book-Cover-Sci-fi-Pulp'
   | 'WPAP-ART-Style'
   | 'Vintage-Mascot-Logotypes';
-
-export type RunningStatus =
-  | 'task_queue'
-  | 'task_accept'
-  | 'task_assign'
-  | 'task_preprocess_start'
-  | 'task_preprocess_end'
-  | 'task_start'
-  | 'task_output'
-  | 'task_error'
-  | 'task_output_full'
-  | 'task_error_full'
-  | 'task_end'
-  | 'task_postprocess_start';
-
-/** After these nothing changes. A `task_postprocess_end` with `pexit` other than `"0"` failed. */
-export type TerminalStatus = 'task_postprocess_end' | 'task_cancel';
-export type TaskStatus = RunningStatus | TerminalStatus;
 
 /** The inputs of a Run. Numbers may also be sent as numeric strings, as forms do. */
 export type GenerateInput = {
@@ -70,7 +63,8 @@ export interface WiroOutput {
 export interface WiroTask {
   id: string;
   socketaccesstoken: string;
-  status: TaskStatus;
+  /** One of Wiro's statuses, or one Wiro added after this client was built: it arrives too. */
+  status: TaskStatus | (string & {});
   pexit?: string;
   debugerror?: string;
   outputs: WiroOutput[];
@@ -164,7 +158,15 @@ export interface WiroClient {
   /** Runs, follows and resolves with the finished task (`pexit` `"0"`, its `outputs`). */
   generate(input: GenerateInput, options?: GenerateOptions): Promise<WiroTask>;
   /** Starts a task; Runs are billed and never retried. */
-  run(input: GenerateInput, options?: { idempotencyKey?: string; signal?: AbortSignal }): Promise<RunAnswer>;
+  run(
+    input: GenerateInput,
+    options?: {
+      idempotencyKey?: string;
+      signal?: AbortSignal;
+      /** Added to the request: a Cloudflare Turnstile token as `cf-turnstile-response`, when the Worker asks for one. */
+      headers?: Record<string, string>;
+    },
+  ): Promise<RunAnswer>;
   /**
    * Each new state of the task until a terminal one: Server-Sent Events (EventSource where there
    * is one, else a fetch-read stream), resumed after a dropped connection from the last event

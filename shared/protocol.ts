@@ -131,6 +131,11 @@ export function isTerminal(status: string): boolean {
   return (TERMINAL_STATUSES as readonly string[]).includes(status);
 }
 
+/** A task stopped by `Task/Cancel` or `Task/Kill` ends in this status, its other ending. */
+export function isCancelled(task: Pick<WiroTask, 'status'>): boolean {
+  return task.status === 'task_cancel';
+}
+
 /** A finished task failed when its process exited non-zero (or the Worker gave up on it). */
 export function isFailed(task: Pick<WiroTask, 'status' | 'pexit'>): boolean {
   return task.status === 'task_postprocess_end' && task.pexit !== undefined && task.pexit !== '0';

@@ -1,12 +1,15 @@
 /**
  * `/client.js` end to end: the built module (as the Worker serves it) drives the real Worker and
- * the Wiro emulator, from Node (where it reads the stream with fetch) and from a page of another
- * origin in Chromium (where it uses EventSource).
+ * the Wiro emulator, from Node and from a page of another origin in Chromium (both read the event
+ * stream with fetch, so every event arrives, also one of a status the client does not know). The
+ * callback core the client is built on (client/core.ts) is driven here too.
  */
 import { pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import type { GenerateInput, LoraScaleId, LoraValue, WiroTask } from '../../client/client';
+import { type WiroError as CoreError, connect } from '../../client/core.ts';
+import { STATUS_ORDER } from '../../shared/protocol.ts';
 import { CLIENT_BUDGET_BYTES } from '../../widget/client-size-check.js';
 import { gzipSize } from '../../widget/size-check.js';
 import { control, launch, normalPace } from './helpers.ts';
@@ -36,6 +39,15 @@ describe('the module', () => {
     expect(bytes).toBeLessThanOrEqual(CLIENT_BUDGET_BYTES);
     const response = await fetch(`${inject('workerUrl')}/client.js`);
     expect(await response.text()).not.toMatch(/^import\s|\bfrom\s*["']/m);
+  });
+
+  test('its client.d.ts stands alone: the statuses written out from shared/protocol.ts, nothing imported', async () => {
+    const types = await (await fetch(`${inject('workerUrl')}/client.d.ts`)).text();
+    expect(types).not.toMatch(/^\s*(import|export .* from)\b/m);
+    const declared = /^export type RunningStatus = (.*);$/m.exec(types)?.[1] ?? '';
+    const terminal = /^export type TerminalStatus = (.*);$/m.exec(types)?.[1] ?? '';
+    expect(`${declared} | ${terminal}`).toBe(STATUS_ORDER.map((status) => `'${status}'`).join(' | '));
+    expect(types).toMatch(/^export type TaskStatus = RunningStatus \| TerminalStatus;$/m);
   });
 
   test('the Worker serves it and its types to other origins (a module is fetched with CORS)', async () => {
@@ -143,6 +155,83 @@ describe('client.js from Node', () => {
     expect(new Set(keys).size).toBe(keys.length);
   });
 
+  test('a status the client does not know (one Wiro adds tomorrow) still arrives on watch', async () => {
+    let streams = 0;
+    // The first stream opens with an event of a status nobody has heard of, as the Worker would
+    // relay it: `event:` is the status.
+    const addingFetch = async (input: string, init?: RequestInit): Promise<Response> => {
+      const response = await fetch(input, init);
+      if (!input.includes('/v1/Task/Events') || !response.body || streams++ > 0) return response;
+      const token = new URL(input).searchParams.get('tasktoken');
+      const task = { id: '1', socketaccesstoken: token, status: 'task_warmup', outputs: [] };
+      const extra = new TextEncoder().encode(`event: task_warmup\ndata: ${JSON.stringify(task)}\n\n`);
+      const reader = response.body.getReader();
+      let first = true;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (first) {
+            first = false;
+            return controller.enqueue(extra);
+          }
+          const { value, done } = await reader.read();
+          if (done) controller.close();
+          else controller.enqueue(value);
+        },
+        cancel: (reason) => reader.cancel(reason),
+      });
+      return new Response(body, { status: response.status, headers: response.headers });
+    };
+    const client = createClient({ endpoint: inject('workerUrl'), fetch: addingFetch });
+    const { socketaccesstoken } = await client.run({ prompt: 'a lion' });
+    const statuses: string[] = [];
+    for await (const task of client.watch(socketaccesstoken)) statuses.push(task.status);
+    expect(statuses[0]).toBe('task_warmup');
+    expect(statuses[1]).toBe('task_queue');
+    expect(statuses.at(-1)).toBe('task_postprocess_end');
+  });
+
+  test('the callback core follows a task to its end; close() stops it; an unknown task is an error', async () => {
+    const api = connect(inject('workerUrl'));
+    const { socketaccesstoken } = await api.run({ prompt: 'a lion' });
+    const statuses: string[] = [];
+    const keys: string[] = [];
+    const errors: CoreError[] = [];
+    const following = api.follow(socketaccesstoken, {
+      onState: (task) => {
+        statuses.push(task.status);
+        keys.push(`${task.status}:${task.progress?.percentage ?? ''}`);
+      },
+      onError: (error) => errors.push(error),
+    });
+    expect(following.via).toBe('stream');
+    await expect.poll(() => statuses.at(-1), { timeout: 15_000 }).toBe('task_postprocess_end');
+    expect(statuses[0]).toBe('task_queue');
+    // No state told twice: every status (and progress step) once.
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(following.via).toBeUndefined();
+    expect(errors).toEqual([]);
+
+    // Closed at once: nothing is told after close().
+    const second = await api.run({ prompt: 'a lion' });
+    const late: string[] = [];
+    const closed = api.follow(second.socketaccesstoken, {
+      onState: (task) => late.push(task.status),
+      onError: () => {},
+    });
+    closed.close();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(late).toEqual([]);
+    expect(closed.via).toBeUndefined();
+    await api.stop('Cancel', second.socketaccesstoken).catch(() => api.stop('Kill', second.socketaccesstoken));
+
+    // A token the Worker never issued: one error, no polling forever.
+    const refused = await new Promise<CoreError>((resolve) => {
+      api.follow('not-a-token-the-worker-issued', { onState: () => {}, onError: resolve });
+    });
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+    expect(refused.status).toBeLessThan(500);
+  });
+
   test('a 429 from Wiro (its concurrency limit) is surfaced with its retry time', async () => {
     await control('faults', { route: 'Run', kind: 'concurrency' });
     const error = (await wiro()
@@ -200,7 +289,7 @@ describe('client.js in a browser', () => {
   });
   afterAll(() => browser?.close());
 
-  test('a page of another origin imports /client.js and generates, streaming with EventSource', async () => {
+  test('a page of another origin imports /client.js and generates, streaming the task’s events', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     const requests: string[] = [];

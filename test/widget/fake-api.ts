@@ -1,8 +1,10 @@
 /**
- * A fake of the Worker's API for component tests, installed over `fetch` and `EventSource` in
- * the test page. It serves the real published schema (`describeTool()`), creates tasks on Run,
- * and lets a test move a task along (`push`, `finish`, `fail`), which its open event streams
- * receive as the Worker's Server-Sent Events would. Every request is recorded.
+ * A fake of the Worker's API for component tests, installed over `fetch` in the test page. It
+ * serves the real published schema (`describeTool()`), creates tasks on Run, and lets a test
+ * move a task along (`push`, `finish`, `fail`), which its open event streams (`GET
+ * /v1/Task/Events`, read with fetch as the widget does) receive as the Worker's Server-Sent
+ * Events would: `id:` numbered per task, `event:` the status, a reconnect with `lastEventId`
+ * getting only what came after. Every request is recorded.
  *
  * @example
  *   const api = new FakeApi().install();
@@ -32,12 +34,12 @@ interface Reply {
 }
 
 const realFetch = globalThis.fetch;
-const realEventSource = globalThis.EventSource;
 
 export class FakeApi {
   readonly calls: FakeCall[] = [];
   readonly tasks = new Map<string, WiroTask>();
-  readonly sources: FakeEventSource[] = [];
+  /** The event streams open now. */
+  readonly sources: FakeStream[] = [];
   /** What `GET /v1/Tool` says under `upstream.emulator`. */
   emulator = false;
   /** A Turnstile site key for `GET /v1/Tool` to publish (as the Worker does with `TURNSTILE_SITE_KEY`). */
@@ -46,25 +48,22 @@ export class FakeApi {
   runReply: Reply | undefined;
   /** Answers every `GET /v1/Tool` with this. */
   toolReply: Reply | undefined;
-  /** When true, every EventSource fails at once (a proxy that blocks streams). */
+  /** When true, every event stream is refused (a proxy that blocks streams: a 502 page). */
   blockStreams = false;
+  /** When true, event streams are answered without a body (a proxy that strips it). */
+  bodilessStreams = false;
   #nextId = 2221;
+  /** Each task's latest event id, as the Worker numbers its event log. */
+  readonly #eventIds = new Map<string, number>();
   #held: Promise<void> | undefined;
 
   install(): this {
-    const api = this;
-    globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => api.fetch(input, init);
-    globalThis.EventSource = class extends FakeEventSource {
-      constructor(url: string | URL) {
-        super(api, String(url));
-      }
-    } as unknown as typeof EventSource;
+    globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => this.fetch(input, init);
     return this;
   }
 
   uninstall(): void {
     globalThis.fetch = realFetch;
-    globalThis.EventSource = realEventSource;
   }
 
   /** Holds Run requests until the returned function is called (a Run "in flight"). */
@@ -98,6 +97,7 @@ export class FakeApi {
     const id = String(this.#nextId++);
     const task: WiroTask = { id, socketaccesstoken: `token-${id}`, status, outputs: [] };
     this.tasks.set(task.socketaccesstoken, task);
+    this.#eventIds.set(task.socketaccesstoken, 1);
     return task;
   }
 
@@ -105,7 +105,9 @@ export class FakeApi {
   push(token: string, status: string, patch: Partial<WiroTask> = {}): WiroTask {
     const task = { ...this.#task(token), ...patch, status };
     this.tasks.set(token, task);
-    for (const source of this.sources) if (source.token === token) source.send(task);
+    const id = (this.#eventIds.get(token) ?? 1) + 1;
+    this.#eventIds.set(token, id);
+    for (const source of this.sources) if (source.token === token) source.send(task, id);
     return task;
   }
 
@@ -136,8 +138,10 @@ export class FakeApi {
     const text = typeof init.body === 'string' ? init.body : '';
     const body = text ? JSON.parse(text) : undefined;
     this.calls.push({ method, path: url.pathname + url.search, body, headers: new Headers(init.headers) });
-    await Promise.resolve();
     const path = url.pathname;
+    // Opened at once, as a real request is sent at once: a test sees the stream right after the call.
+    if (path === '/v1/Task/Events') return this.#events(url, init.signal);
+    await Promise.resolve();
     if (path === '/v1/Tool') {
       return this.toolReply
         ? reply(this.toolReply)
@@ -172,6 +176,25 @@ export class FakeApi {
     }
     return reply({ status: 404, body: { result: false, errors: [{ code: 1, message: 'No such route' }] } });
   }
+
+  #events(url: URL, signal: AbortSignal | null | undefined): Promise<Response> {
+    if (this.blockStreams) return Promise.resolve(new Response('<html>Bad gateway</html>', { status: 502 }));
+    const token = url.searchParams.get('tasktoken') ?? '';
+    const task = this.tasks.get(token);
+    if (!task) {
+      return Promise.resolve(
+        reply({ status: 404, body: { result: false, errors: [{ code: 1, message: 'Task not found' }] } }),
+      );
+    }
+    if (this.bodilessStreams) return Promise.resolve(new Response(null, { status: 200 }));
+    const source = new FakeStream(this, url.href, token, signal);
+    // The Worker replays what came after the client's last event: here, the latest state.
+    const id = this.#eventIds.get(token) ?? 1;
+    if (id > Number(url.searchParams.get('lastEventId') ?? 0)) source.send(task, id);
+    return Promise.resolve(
+      new Response(source.body, { status: 200, headers: { 'content-type': 'text/event-stream' } }),
+    );
+  }
 }
 
 function json(body: unknown): Response {
@@ -182,56 +205,48 @@ function reply({ status, body, headers = {} }: Reply): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 }
 
-/** Speaks like the Worker's stream: on connect it replays the task's latest state. */
-export class FakeEventSource extends EventTarget {
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly CLOSED = 2;
+/** One open event stream, speaking like the Worker's: `id:`, `event:` (the status) and `data:` (the task). */
+export class FakeStream {
   readonly url: string;
   readonly token: string;
-  readyState = 0;
-  #id = 0;
+  readonly body: ReadableStream<Uint8Array>;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
   readonly #api: FakeApi;
 
-  constructor(api: FakeApi, url: string) {
-    super();
+  constructor(api: FakeApi, url: string, token: string, signal: AbortSignal | null | undefined) {
     this.#api = api;
     this.url = url;
-    this.token = new URL(url).searchParams.get('tasktoken') ?? '';
-    api.sources.push(this);
-    queueMicrotask(() => {
-      if (this.readyState === 2) return;
-      if (api.blockStreams) {
-        this.readyState = 2;
-        this.dispatchEvent(new Event('error'));
-        return;
-      }
-      this.readyState = 1;
-      this.dispatchEvent(new Event('open'));
-      const task = api.tasks.get(this.token);
-      if (task) this.send(task);
+    this.token = token;
+    this.body = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#controller = controller;
+      },
     });
+    api.sources.push(this);
+    // The client went away (fetch aborted): the stream ends with it, as a real one does.
+    signal?.addEventListener('abort', () => this.#end(new DOMException('aborted', 'AbortError')), { once: true });
   }
 
   get open(): boolean {
-    return this.readyState === 1;
+    return this.#api.sources.includes(this);
   }
 
-  send(task: WiroTask): void {
-    if (this.readyState !== 1) return;
-    this.#id++;
-    this.dispatchEvent(new MessageEvent(task.status, { data: JSON.stringify(task), lastEventId: String(this.#id) }));
+  /** Sends one event; without an id, the event has no `id:` line. */
+  send(task: WiroTask, id?: number): void {
+    if (!this.open) return;
+    const text = `${id === undefined ? '' : `id: ${id}\n`}event: ${task.status}\ndata: ${JSON.stringify(task)}\n\n`;
+    this.#controller.enqueue(new TextEncoder().encode(text));
   }
 
-  /** A dropped connection: the browser would retry. */
+  /** A dropped connection (a proxy, a redeploy): the stream fails, and the client must reconnect. */
   drop(): void {
-    this.dispatchEvent(new Event('error'));
+    this.#end(new TypeError('network error'));
   }
 
-  close(): void {
-    this.readyState = 2;
-    const index = this.#api.sources.indexOf(this);
-    if (index !== -1) this.#api.sources.splice(index, 1);
+  #end(reason: unknown): void {
+    if (!this.open) return;
+    this.#api.sources.splice(this.#api.sources.indexOf(this), 1);
+    this.#controller.error(reason);
   }
 }
 

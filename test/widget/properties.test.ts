@@ -43,6 +43,25 @@ describe('properties', () => {
     expect(textarea.value).toBe('set from the page');
   });
 
+  test('prompt and lora set as properties before the form is built are what it shows', async () => {
+    const element = document.createElement('wiro-flux');
+    element.endpoint = ENDPOINT;
+    element.prompt = 'a fox set early';
+    element.lora = '1328';
+    expect(element.prompt).toBe('a fox set early');
+    document.body.append(element);
+    await vi.waitFor(() => expect(part(element, 'prompt')).toBeTruthy());
+    await element.updateComplete;
+    expect(part<HTMLTextAreaElement>(element, 'prompt')!.value).toBe('a fox set early');
+    expect(part<HTMLSelectElement>(element, 'lora')!.value).toBe('1328');
+    expect(element.lora).toBe('1328');
+    // One value: what the user types is what the property and the Run say.
+    type(part<HTMLTextAreaElement>(element, 'prompt')!, 'a fox typed later');
+    expect(element.prompt).toBe('a fox typed later');
+    await generate(element, fake.api);
+    expect(fake.api.runs()[0]?.body.prompt).toBe('wp4p, a fox typed later');
+  });
+
   test('without a prompt attribute the schema default is offered, and the properties say so', async () => {
     const element = await mount();
     expect(part<HTMLTextAreaElement>(element, 'prompt')!.value).toMatch(/matchbox/);

@@ -186,27 +186,61 @@ describe('following a task', () => {
   test('repeated stream errors without events also fall back to polling', async () => {
     const element = await mount();
     await generate(element, fake.api);
-    const [source] = fake.api.sources;
-    source?.drop();
-    source?.drop();
-    expect(element.stream.transport).toBe('stream');
-    source?.drop();
-    expect(element.stream.transport).toBe('poll');
+    // Dropped twice: reconnected each time (from the last event, so nothing new arrives).
+    for (const _ of [1, 2]) {
+      const source = fake.api.sources.at(-1);
+      source?.drop();
+      await vi.waitFor(() => expect(fake.api.sources.length === 1 && fake.api.sources[0] !== source).toBe(true), {
+        timeout: 2000,
+      });
+      expect(element.stream.transport).toBe('stream');
+    }
+    expect(fake.api.callsTo('/v1/Task/Events').at(-1)?.path).toMatch(/[?&]lastEventId=\d+/);
+    fake.api.sources.at(-1)?.drop();
+    await vi.waitFor(() => expect(element.stream.transport).toBe('poll'));
   });
 
-  test('without EventSource at all it polls', async () => {
+  test('a stream answered without a body (a proxy that strips it) polls', async () => {
+    fake.api.bodilessStreams = true;
+    const element = await mount();
+    const token = await generate(element, fake.api);
+    await vi.waitFor(() => expect(element.stream.transport).toBe('poll'));
+    fake.api.finish(token);
+    await vi.waitFor(() => expect(element.stream.status).toBe('ended'), { timeout: 4000 });
+  });
+
+  test('it needs no EventSource: it reads the stream with fetch', async () => {
     const saved = globalThis.EventSource;
     // @ts-expect-error: a browser (or a sandbox) without EventSource
     delete globalThis.EventSource;
     try {
       const element = await mount();
       const token = await generate(element, fake.api);
-      expect(element.stream.transport).toBe('poll');
+      expect(element.stream.transport).toBe('stream');
       fake.api.finish(token);
-      await vi.waitFor(() => expect(element.stream.status).toBe('ended'), { timeout: 4000 });
+      await vi.waitFor(() => expect(element.stream.status).toBe('ended'));
+      expect(fake.api.callsTo('/v1/Task/Detail')).toEqual([]);
     } finally {
       globalThis.EventSource = saved;
     }
+  });
+
+  test('a status Wiro adds tomorrow reaches the widget and is shown by its name', async () => {
+    const element = await mount();
+    const statuses: string[] = [];
+    element.addEventListener('wiro-status', (event) => statuses.push(event.detail.status));
+    const token = await generate(element, fake.api);
+    fake.api.push(token, 'task_output', { progress: { percentage: 50, stepCurrent: 10, stepTotal: 20 } });
+    await settle(element);
+    fake.api.push(token, 'task_upscale_start');
+    await vi.waitFor(() => expect($(element, '.headline')?.textContent).toBe('task_upscale_start'));
+    expect(statuses).toContain('task_upscale_start');
+    // Shown in the stage it came after (Generating), not sent back to an earlier one.
+    expect(currentStep(element)).toBe('Generating');
+    expect(part(element, 'cancel')?.textContent?.trim()).toBe('Stop');
+    fake.api.finish(token);
+    await vi.waitFor(() => expect(currentStep(element)).toBe('Done'));
+    expect(fake.api.callsTo('/v1/Task/Detail')).toEqual([]);
   });
 
   test('only the latest run lands: a late event of an earlier task changes nothing', async () => {

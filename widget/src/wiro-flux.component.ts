@@ -41,60 +41,50 @@
  * @cssproperty --wiro-flux-font - Font family.
  */
 import { html, LitElement, nothing, type PropertyValues, type TemplateResult } from 'lit';
+import { type Api, connect, type WiroError } from '../../client/core';
 import { isTerminal, type WiroTask } from '../../shared/protocol';
-import type { FieldSpec } from '../../shared/tool';
-import { ApiRequestError, type SizePreset, type ToolDescription, uuid, WiroApi } from './api';
+import { HistoryController } from './controllers/history';
 import { TaskStreamController } from './controllers/task-stream';
+import { TurnstileController } from './controllers/turnstile';
 import { emit } from './events';
-import { type FormView, renderField, renderSizes } from './form/fields';
-import {
-  type FieldErrors,
-  hasSizes,
-  initialValues,
-  loraField,
-  missingTriggerWords,
-  randomSeed,
-  runBody,
-  selectedLora,
-  splitPrompt,
-  type Values,
-  validate,
-  valuesFromInputs,
-} from './form/model';
-import { type HistoryEntry, HistoryStore } from './history';
-import { downloadIcon, imageIcon } from './icons';
-import { clock, endingOf, percentOf, STAGES, stageOf, stopKind } from './status';
+import { FormController } from './form/controller';
+import { renderForm } from './form/fields';
+import type { FieldErrors, ToolDescription } from './form/model';
+import type { HistoryEntry } from './history';
+import { renderHistory } from './render/history';
+import { renderLoading, renderOutput } from './render/output';
+import { renderViewer } from './render/viewer';
+import { endingOf } from './status';
 import { format, resolveStrings, type Strings } from './strings';
-import { loadTurnstile, TURNSTILE_FIELD, type Turnstile } from './turnstile';
+import { TURNSTILE_FIELD } from './turnstile';
 import styles from './wiro-flux.styles';
 
 /** The origin that served this module: where the Worker (and its API) lives. */
 const SCRIPT_ORIGIN = new URL(import.meta.url).origin;
+
+/** What `GET /v1/Tool` answers, as far as the widget reads it. */
+interface ToolAnswer {
+  tool: ToolDescription;
+  upstream?: { emulator?: boolean };
+  /** Present when Runs need a Cloudflare Turnstile token: the challenge's public site key. */
+  turnstile?: { sitekey?: string };
+}
 
 export default class WiroFlux extends LitElement {
   static override styles = styles;
 
   static override properties = {
     endpoint: {},
-    prompt: {},
-    lora: {},
+    // Views of the form's values (see their accessors): nothing of their own to keep in sync.
+    prompt: { noAccessor: true },
+    lora: { noAccessor: true },
     theme: { reflect: true },
     historyKey: { attribute: 'history-key' },
     turnstileSitekey: { attribute: 'turnstile-sitekey' },
     strings: { attribute: false },
-    _sitekey: { state: true },
-    _token: { state: true },
-    _tool: { state: true },
     _toolError: { state: true },
     _emulator: { state: true },
-    _values: { state: true },
-    _chips: { state: true },
-    _errors: { state: true },
     _message: { state: true },
-    _seedLocked: { state: true },
-    _customSize: { state: true },
-    _history: { state: true },
-    _shownId: { state: true },
     _viewing: { state: true },
     _copied: { state: true },
     _stopping: { state: true },
@@ -102,10 +92,6 @@ export default class WiroFlux extends LitElement {
 
   /** The Worker's origin. Default: the origin that served widget.js. */
   declare endpoint: string;
-  /** The prompt (initially and as the user edits it), without the style's trigger words. */
-  declare prompt: string;
-  /** The chosen style: a LoRA `value` from `GET /v1/Tool` (e.g. "1328"). */
-  declare lora: string;
   /** "light", "dark" or "auto" (follows the system's prefers-color-scheme). */
   declare theme: 'light' | 'dark' | 'auto';
   /** Names this widget's history in localStorage (`wiro-flux:history:<name>`). Default: the endpoint. */
@@ -115,45 +101,47 @@ export default class WiroFlux extends LitElement {
   /** A Cloudflare Turnstile site key; wins over the one `GET /v1/Tool` publishes. */
   declare turnstileSitekey: string | undefined;
 
-  /** The Turnstile site key `GET /v1/Tool` published, if any. */
-  declare private _sitekey: string | undefined;
-  /** The current Turnstile token: unused yet, good for one Run. */
-  declare private _token: string | undefined;
+  // Internal state. Not `private`: the render modules (render/*.ts) read it and call the `_`
+  // methods below; a page should not.
+  /** @internal Why the form could not be loaded. */
+  declare _toolError: string | undefined;
+  declare private _emulator: boolean | undefined;
+  /** @internal A request's refusal (or "fix the fields"), shown in the error part. */
+  declare _message: { text: string; retry: boolean } | undefined;
+  /** @internal The image in the full-size viewer: which result of which entry. */
+  declare _viewing: { entry: HistoryEntry; index: number } | undefined;
+  /** @internal "Seed copied" is being announced. */
+  declare _copied: boolean | undefined;
+  /** @internal A Cancel or Stop request is out. */
+  declare _stopping: boolean | undefined;
+  /** @internal The body of the latest Run, for Retry (and, after a reload mid-task, the re-attached task's). */
+  _lastBody: Record<string, unknown> | undefined;
 
-  declare private _tool: ToolDescription | undefined;
-  declare private _toolError: string | undefined;
-  declare private _emulator: boolean;
-  declare private _values: Values;
-  declare private _chips: string[];
-  declare private _errors: FieldErrors;
-  /** A request's refusal (or "fix the fields"), shown in the error part. */
-  declare private _message: { text: string; retry: boolean } | undefined;
-  declare private _seedLocked: boolean;
-  declare private _customSize: boolean;
-  declare private _history: HistoryEntry[];
-  /** The history entry shown in the gallery; default: the current task's. */
-  declare private _shownId: string | undefined;
-  /** The image in the full-size viewer: which result of which entry. */
-  declare private _viewing: { entry: HistoryEntry; index: number } | undefined;
-  declare private _copied: boolean;
-  declare private _stopping: boolean;
-
-  #api = new WiroApi(SCRIPT_ORIGIN);
-  #store = new HistoryStore(SCRIPT_ORIGIN);
+  /** The client's core (client/core.ts): the one implementation of the protocol, shared with /client.js. */
+  #api: Api = connect(SCRIPT_ORIGIN);
   #toolLoad: AbortController | undefined;
-  /** The body of the latest Run, for Retry (and, after a reload mid-task, the re-attached task's). */
-  #lastBody: Record<string, unknown> | undefined;
   #copiedTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The rendered challenge: Turnstile's API, its widget id, its container, and what it was rendered for. */
-  #ts: Turnstile | undefined;
-  #widget: string | undefined;
-  #box: HTMLElement | undefined;
-  #tsKey = '';
 
+  /** Every form value, once: the inputs write it, `prompt` and `lora` read it, the Run body is made from it. */
+  readonly form = new FormController(this, (event) => {
+    // Enter generates, as in a chat box; Shift+Enter is a new line (and IME composition is left alone).
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      void this.submit();
+    }
+  });
+  readonly history = new HistoryController(this);
+  readonly turnstile = new TurnstileController(this, () => this.#say(this._t.botCheckFailed, false));
   readonly stream = new TaskStreamController(this, {
     api: () => this.#api,
-    onTask: (task) => this.#onTask(task),
-    onStatus: (task) => this.#onStatus(task),
+    onTask: (task) => {
+      emit(this, 'wiro-task', { taskid: task.id, socketaccesstoken: task.socketaccesstoken });
+      this.history.started(task, this._lastBody as Record<string, unknown>, this.stream.startedAt);
+    },
+    onStatus: (task) => {
+      emit(this, 'wiro-status', { status: task.status, task });
+      this.history.update(task);
+    },
     onEnd: (task) => this.#onEnd(task),
     onError: (error, during) => this.#onRequestError(error, during),
   });
@@ -161,239 +149,129 @@ export default class WiroFlux extends LitElement {
   constructor() {
     super();
     this.endpoint = SCRIPT_ORIGIN;
-    this.prompt = '';
-    this.lora = '';
     this.theme = 'auto';
     this.historyKey = '';
-    this._emulator = false;
-    this._values = {};
-    this._chips = [];
-    this._errors = {};
-    this._seedLocked = false;
-    this._customSize = false;
-    this._history = [];
-    this._copied = false;
-    this._stopping = false;
   }
 
-  /** The words in effect for this widget. */
-  get #t(): Strings {
+  /** The prompt (initially and as the user edits it), without the style's trigger words. */
+  get prompt(): string {
+    return this.form.get('prompt');
+  }
+
+  set prompt(value: string) {
+    this.form.put('prompt', value);
+  }
+
+  /** The chosen style: a LoRA `value` from `GET /v1/Tool` (e.g. "1328"). */
+  get lora(): string {
+    return this.form.get('style');
+  }
+
+  set lora(value: string) {
+    this.form.put('style', value);
+  }
+
+  /** @internal The words in effect for this widget. */
+  get _t(): Strings {
     return resolveStrings(this.strings);
   }
 
   override connectedCallback(): void {
     super.connectedCallback();
     // Taken out of the page while the form was loading, and put back: load it again.
-    if (this.hasUpdated && !this._tool) void this.#loadTool();
-    // Back in the page: the bot check is rendered again (see willUpdate).
-    this.requestUpdate();
+    if (this.hasUpdated && !this.form.tool) void this._loadTool();
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     this.#toolLoad?.abort();
-    this.#dropChallenge();
   }
 
   override willUpdate(changed: PropertyValues): void {
     if (changed.has('endpoint') || changed.has('historyKey')) this.#useEndpoint();
-    // The bot check, rendered once the form is there, and again for another site key or theme
-    // (Turnstile cannot change either on a rendered challenge).
-    const sitekey = this.#sitekey;
-    const key = sitekey && this._tool && this.isConnected ? `${sitekey} ${this.theme}` : '';
-    if (key !== this.#tsKey) {
-      this.#dropChallenge();
-      this.#tsKey = key;
-      if (sitekey && key) void this.#renderChallenge(sitekey);
-    }
-    const tool = this._tool;
-    if (!tool) return;
-    const promptName = this.#field('textarea')?.name;
-    if (changed.has('prompt') && promptName && this._values[promptName] !== this.prompt) {
-      this._values = { ...this._values, [promptName]: this.prompt };
-    }
-    const lora = loraField(tool);
-    if (changed.has('lora') && lora && this.lora && this._values[lora.name] !== this.lora) this.#chooseLora(this.lora);
+    this.turnstile.sync(!!this.form.tool);
+    this.form.t = this._t;
   }
 
   // ---- data ------------------------------------------------------------------------------------
 
   #useEndpoint(): void {
-    this.#api = new WiroApi(this.endpoint || SCRIPT_ORIGIN);
-    this.#store = new HistoryStore(this.historyKey || this.#api.endpoint);
-    this._history = this.#store.list();
-    void this.#loadTool();
+    this.#api = connect(this.endpoint || SCRIPT_ORIGIN);
+    this.history.use(this.historyKey || this.#api.endpoint);
+    void this._loadTool();
     // A task that was still running when the page went away: follow it again.
-    const latest = this._history[0];
+    const latest = this.history.entries[0];
     if (latest && !isTerminal(latest.status) && this.stream.token !== latest.token) {
-      this.#lastBody = latest.inputs;
+      this._lastBody = latest.inputs;
       const task: WiroTask = { id: latest.taskid, socketaccesstoken: latest.token, status: latest.status, outputs: [] };
-      this.stream.attach(latest.token, task, latest.createdAt);
+      this.stream.attach(task, latest.createdAt);
     }
   }
 
-  async #loadTool(): Promise<void> {
+  /** @internal Loads the form from `GET /v1/Tool`. */
+  async _loadTool(): Promise<void> {
     this.#toolLoad?.abort();
     const abort = new AbortController();
     this.#toolLoad = abort;
     this._toolError = undefined;
     try {
-      const answer = await this.#api.tool(abort.signal);
+      const answer = await this.#api.tool<ToolAnswer>(abort);
       if (abort.signal.aborted) return;
-      const tool = answer.tool;
-      const values = initialValues(tool, { prompt: this.prompt, lora: this.lora });
-      this._emulator = answer.upstream?.emulator === true;
-      this._sitekey = answer.turnstile?.sitekey;
-      this._values = values;
-      this._chips = missingTriggerWords(selectedLora(tool, values), this.#promptOf(tool, values));
-      this._customSize = hasSizes(tool) && !this.#preset(tool, values);
-      this._tool = tool;
-      // The properties say what the form shows (the schema's defaults, when none was given).
-      this.prompt = this.#promptOf(tool, values);
-      const lora = loraField(tool);
-      if (lora) this.lora = values[lora.name] ?? '';
+      this._emulator = !!answer.upstream?.emulator;
+      this.turnstile.published = answer.turnstile?.sitekey;
+      this.form.load(answer.tool);
       // A task before the form is built was re-attached after a reload: the form shows what
       // that task was sent, not the defaults.
-      if (this.stream.task && this.#lastBody) this.#useSettings(this.#lastBody, false);
+      if (this.stream.task && this._lastBody) this.form.use(this._lastBody, false);
     } catch (error) {
       if (abort.signal.aborted) return;
+      const t = this._t;
       // The Worker's 403 for a page it does not serve is readable: say what the owner must do.
-      const refused = error instanceof ApiRequestError && error.status === 403 && /ALLOWED_ORIGINS/.test(error.message);
-      this._toolError = refused ? format(this.#t.originRefused, { origin: location.origin }) : this.#t.loadFailed;
+      const refused = (error as WiroError).status === 403 && /ALLOWED_ORIGINS/.test((error as Error).message);
+      this._toolError = refused ? format(t.originRefused, { origin: location.origin }) : t.loadFailed;
       emit(this, 'wiro-error', {
-        message: refused ? this._toolError : `${this.#t.loadFailed} ${(error as Error).message}`.trim(),
+        message: refused ? this._toolError : `${t.loadFailed} ${(error as Error).message}`.trim(),
       });
     }
   }
 
-  #field(kind: FieldSpec['kind']): FieldSpec | undefined {
-    return this._tool?.inputs.find((field) => field.kind === kind);
-  }
-
-  #promptOf(tool: ToolDescription, values: Values): string {
-    const name = tool.inputs.find((field) => field.kind === 'textarea')?.name;
-    return name ? (values[name] ?? '') : '';
-  }
-
-  #preset(tool: ToolDescription, values: Values): SizePreset | undefined {
-    return tool.sizes.find((size) => String(size.width) === values.width && String(size.height) === values.height);
-  }
-
-  #set(name: string, value: string): void {
-    this._values = { ...this._values, [name]: value };
-    if (name === this.#field('textarea')?.name) this.prompt = value;
-    if (this._errors[name]) {
-      const { [name]: _fixed, ...rest } = this._errors;
-      this._errors = rest;
-    }
-  }
-
-  // ---- bot check (Cloudflare Turnstile) --------------------------------------------------------
-
-  /** The Turnstile site key in effect: the attribute's, else the Worker's; none: no bot check. */
-  get #sitekey(): string | undefined {
-    return this.turnstileSitekey || this._sitekey;
-  }
-
-  /** Whether a Run must wait for the bot check. */
-  get #waiting(): boolean {
-    return !!this.#sitekey && !this._token;
-  }
-
-  async #renderChallenge(sitekey: string): Promise<void> {
-    // Turnstile does not support containers inside a shadow root (its script works against
-    // `document`; rendering into one fails, "document not found", as others have reported).
-    // So the challenge goes into a child of this element, in the light DOM, which the form's
-    // <slot name="turnstile"> shows above Generate.
-    const box = document.createElement('div');
-    box.slot = 'turnstile';
-    this.#box = box;
-    this.append(box);
-    try {
-      const turnstile = await loadTurnstile();
-      if (this.#box !== box) return;
-      this.#ts = turnstile;
-      const lost = () => {
-        this._token = undefined;
-      };
-      this.#widget = turnstile.render(box, {
-        sitekey,
-        theme: this.theme,
-        // Shown only when Cloudflare needs the visitor to click; most visitors never see it,
-        // and after each Run the fresh token comes back without anything flashing.
-        appearance: 'interaction-only',
-        size: 'flexible',
-        // A refusal of the previous token stays shown until the next submit.
-        callback: (token: string) => {
-          this._token = token;
-        },
-        // Turnstile refreshes an expired token and retries after an error by itself.
-        'expired-callback': lost,
-        'error-callback': lost,
-      });
-    } catch {
-      if (this.#box !== box) return;
-      this._message = { text: this.#t.botCheckFailed, retry: false };
-      emit(this, 'wiro-error', { message: this.#t.botCheckFailed });
-    }
-  }
-
-  #dropChallenge(): void {
-    if (this.#widget) this.#ts?.remove(this.#widget);
-    this.#box?.remove();
-    this.#box = this.#widget = undefined;
-    this.#tsKey = '';
-    this._token = undefined;
-  }
-
-  #chooseLora(value: string): void {
-    const tool = this._tool;
-    const field = tool && loraField(tool);
-    if (!tool || !field) return;
-    this.#set(field.name, value);
-    this._chips = missingTriggerWords(selectedLora(tool, this._values), this.#promptOf(tool, this._values));
-    this.lora = value;
+  /** Shows a message in the error part (with Retry when there is a Run to send again) and tells the page. */
+  #say(text: string, retry: boolean, message = text): void {
+    this._message = { text, retry };
+    emit(this, 'wiro-error', { message });
   }
 
   // ---- actions ---------------------------------------------------------------------------------
 
   /** Validates the form and starts a task; does nothing while one is being started or runs. */
   async submit(): Promise<void> {
-    const tool = this._tool;
-    if (!tool || this.stream.active) return;
-    const seed = this.#field('seed');
-    // A new random seed is kept only by a submit that goes: a refused one leaves the field as it was.
-    const values = seed && !this._seedLocked ? { ...this._values, [seed.name]: randomSeed(seed) } : this._values;
-    const errors = validate(tool, values, this.#t, this._chips);
-    this._errors = errors;
-    if (Object.keys(errors).length > 0) {
-      this._message = { text: this.#t.fixFields, retry: false };
-      await this.#focusFirstError();
-      return;
-    }
-    this._values = values;
-    this.#start(runBody(tool, values, this._chips));
+    if (!this.form.tool || this.stream.active) return;
+    const body = this.form.body();
+    if (body) return this.#start(body);
+    this._message = { text: this._t.fixFields, retry: false };
+    await this.#focus('[aria-invalid="true"]');
   }
 
   #start(body: Record<string, unknown>): void {
     // No token yet: Generate is disabled with a hint until the bot check gives one.
-    if (this.#waiting) return;
-    const token = this._token;
-    this._token = undefined;
+    if (this.turnstile.waiting) return;
+    const headers = this.turnstile.take();
     this._message = undefined;
-    this._shownId = undefined;
-    this.#lastBody = body;
-    const running = this.stream.run(body, uuid(), token ? { [TURNSTILE_FIELD]: token } : undefined);
-    void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('.status')?.focus());
+    this.history.shownId = undefined;
+    this._lastBody = body;
+    const running = this.stream.run(body, headers);
+    void this.#focus('.status');
     // Tokens are single use: whatever the answer, the challenge makes a new one for the next Run.
-    void running.then(() => this.#widget && this.#ts?.reset(this.#widget));
+    void running.then(() => this.turnstile.reset());
   }
 
-  #retry(): void {
-    if (this.#lastBody && !this.stream.active) this.#start(this.#lastBody);
+  /** @internal Sends the last Run again. */
+  _retry(): void {
+    if (this._lastBody && !this.stream.active) this.#start(this._lastBody);
   }
 
-  async #stop(): Promise<void> {
+  /** @internal Cancels the task while queued, stops it once running. */
+  async _stop(): Promise<void> {
     this._stopping = true;
     try {
       await this.stream.stop();
@@ -402,110 +280,68 @@ export default class WiroFlux extends LitElement {
     }
   }
 
-  #onTask(task: WiroTask): void {
-    emit(this, 'wiro-task', { taskid: task.id, socketaccesstoken: task.socketaccesstoken });
-    this._history = this.#store.put({
-      taskid: task.id,
-      token: task.socketaccesstoken,
-      status: task.status,
-      inputs: this.#lastBody ?? {},
-      outputs: [],
-      createdAt: this.stream.startedAt,
-    });
-  }
-
-  #onStatus(task: WiroTask): void {
-    emit(this, 'wiro-status', { status: task.status, task });
-    const entry = this._history.find((item) => item.taskid === task.id);
-    if (entry && entry.status !== task.status) this._history = this.#store.put({ ...entry, status: task.status });
-  }
-
   #onEnd(task: WiroTask): void {
-    const entry = this._history.find((item) => item.taskid === task.id);
-    if (entry) {
-      this._history = this.#store.put({
-        ...entry,
-        status: task.status,
-        outputs: task.outputs.map(({ name, url }) => ({ name, url })),
-        // Stored as JSON, which leaves out the ones that are undefined.
-        pexit: task.pexit,
-        debugerror: task.debugerror,
-      });
-    }
     emit(this, 'wiro-done', { task });
     const ending = endingOf(task);
-    if (ending === 'failed') emit(this, 'wiro-error', { message: task.debugerror || this.#t.failedTitle });
+    if (ending === 'failed') emit(this, 'wiro-error', { message: task.debugerror || this._t.failedTitle });
     if (ending === 'done') {
-      this._shownId = undefined;
+      this.history.shownId = undefined;
       // Move focus to the results only if it was on the status (where submit put it), not if
       // the user went on to type elsewhere meanwhile.
       const active = this.shadowRoot?.activeElement;
-      if (!active || active.closest('.output')) {
-        void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('.gallery')?.focus());
-      }
+      if (!active || active.closest('.output')) void this.#focus('.gallery');
     }
   }
 
-  #onRequestError(error: ApiRequestError, during: 'run' | 'follow' | 'stop'): void {
-    const t = this.#t;
+  #onRequestError(error: WiroError, during: 'run' | 'follow' | 'stop'): void {
+    const t = this._t;
     // A task from history this Worker no longer knows: forget it quietly.
     if (during === 'follow' && this.stream.task) {
-      this._history = this.#store.remove(this.stream.task.id);
+      this.history.remove(this.stream.task.id);
       this.stream.reset();
       return;
     }
     const fields: FieldErrors = {};
-    const names = new Set(Object.keys(this._values));
+    const names = new Set(Object.keys(this.form.values));
     // A refused bot check shows next to the challenge (when there is one to show it by).
-    if (this.#sitekey) names.add(TURNSTILE_FIELD);
+    if (this.turnstile.sitekey) names.add(TURNSTILE_FIELD);
     for (const item of error.errors) {
       if (item.field && names.has(item.field)) fields[item.field] = this.#humanize(item.field, item.message);
     }
     let text: string;
     if (error.status === 0) text = t.networkError;
     else if (Object.keys(fields).length > 0) text = t.fixFields;
-    else text = error.errors[0]?.message ?? `HTTP ${error.status}`;
+    // A WiroError's message is its first error's, else the HTTP status.
+    else text = error.message;
     if (error.retryAfter) text += ` ${format(t.retryAfter, { seconds: error.retryAfter })}`;
-    this._errors = fields;
+    this.form.errors = fields;
     // Retry re-sends the Run; after a refused stop, or with fields to fix, there is nothing to retry.
-    this._message = { text, retry: during === 'run' && error.status !== 400 && text !== t.fixFields };
-    emit(this, 'wiro-error', { message: text === t.fixFields ? (error.errors[0]?.message ?? text) : text });
-    if (Object.keys(fields).length > 0) void this.#focusFirstError();
+    const fix = text === t.fixFields;
+    this.#say(text, during === 'run' && error.status !== 400 && !fix, fix ? error.message : text);
+    if (!fix) return;
+    void this.#focus('[aria-invalid="true"]');
   }
 
   /** The Worker's messages name the field ("steps must be…"); say it with the form's label. */
   #humanize(name: string, message: string): string {
-    const spec = this._tool?.inputs.find((field) => field.name === name);
+    const spec = this.form.tool?.inputs.find((field) => field.name === name);
     return spec && message.startsWith(name) ? spec.label + message.slice(name.length) : message;
   }
 
-  async #focusFirstError(): Promise<void> {
+  /** Moves focus once the next render is done. */
+  async #focus(selector: string): Promise<void> {
     await this.updateComplete;
-    this.renderRoot.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
+    this.renderRoot.querySelector<HTMLElement>(selector)?.focus();
   }
 
-  /** Fills the form from a Run's inputs; `again` (the button) also keeps its seed and focuses the prompt. */
-  #useSettings(inputs: Record<string, unknown>, again = true): void {
-    const tool = this._tool;
-    if (!tool) return;
-    const values = valuesFromInputs(tool, inputs);
-    // The Run sent the trigger words inside the prompt: they come back as the chips they were.
-    const name = this.#field('textarea')?.name;
-    const { prompt, chips } = splitPrompt(selectedLora(tool, values), this.#promptOf(tool, values));
-    if (name) values[name] = prompt;
-    this._values = values;
-    this._errors = {};
-    this._chips = chips;
-    this._seedLocked = again;
-    this._customSize = hasSizes(tool) && !this.#preset(tool, values);
-    this.prompt = this.#promptOf(tool, values);
-    const lora = loraField(tool);
-    if (lora) this.lora = values[lora.name] ?? '';
-    if (again)
-      void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('[part="prompt"]')?.focus());
+  /** @internal "Use these settings again": the form gets a Run's inputs, its seed kept. */
+  _use(inputs: Record<string, unknown>): void {
+    this.form.use(inputs, true);
+    void this.#focus('[part="prompt"]');
   }
 
-  async #copySeed(seed: string): Promise<void> {
+  /** @internal */
+  async _copySeed(seed: string): Promise<void> {
     try {
       await navigator.clipboard.writeText(seed);
       this._copied = true;
@@ -518,370 +354,44 @@ export default class WiroFlux extends LitElement {
     }
   }
 
-  async #download(url: string, name: string): Promise<void> {
-    // `download` only works same-origin; the images usually live elsewhere, so fetch them first.
-    try {
-      const response = await fetch(url);
-      if (!response.ok) throw new Error(String(response.status));
-      const href = URL.createObjectURL(await response.blob());
-      const link = document.createElement('a');
-      link.href = href;
-      link.download = name;
-      link.click();
-      setTimeout(() => URL.revokeObjectURL(href), 30_000);
-    } catch {
-      window.open(url, '_blank', 'noopener');
-    }
-  }
-
-  async #view(entry: HistoryEntry, index: number): Promise<void> {
+  /** @internal Opens the full-size viewer on one result. */
+  async _view(entry: HistoryEntry, index: number): Promise<void> {
     this._viewing = { entry, index };
     await this.updateComplete;
     const dialog = this.renderRoot.querySelector('dialog');
     if (dialog && !dialog.open) dialog.showModal();
   }
 
-  /** The viewer's previous (-1) or next (1) image, round the ends. */
-  #step(by: number): void {
+  /** @internal The viewer's previous (-1) or next (1) image, round the ends. */
+  _step(by: number): void {
     const viewing = this._viewing;
     const count = viewing?.entry.outputs.length ?? 0;
     if (viewing && count > 1) this._viewing = { ...viewing, index: (viewing.index + by + count) % count };
   }
 
-  /** One result's URL, its alt text ("Image 2 of 4: the prompt") and its download file name. */
-  #image(entry: HistoryEntry, index: number): { url: string; alt: string; name: string; label: string } {
-    const label = format(this.#t.image, { n: index + 1, count: entry.outputs.length });
-    return {
-      url: entry.outputs[index]?.url ?? '',
-      alt: `${label}: ${entry.inputs.prompt ?? ''}`,
-      name: `wiro-${entry.taskid}-${index + 1}.png`,
-      label,
-    };
-  }
-
-  #show(entry: HistoryEntry): void {
-    if (entry.taskid === this.stream.task?.id) this._shownId = undefined;
+  /** @internal Shows a history entry in the gallery (the current task's: back to following it). */
+  _show(entry: HistoryEntry): void {
+    if (entry.taskid === this.stream.task?.id) this.history.shownId = undefined;
     else {
       if (!this.stream.active) this.stream.reset();
-      this._shownId = entry.taskid;
+      this.history.shownId = entry.taskid;
       this._message = undefined;
     }
-  }
-
-  #clearHistory(): void {
-    this.#store.clear();
-    this._history = [];
-    this._shownId = undefined;
-  }
-
-  #onSubmit(event: SubmitEvent): void {
-    event.preventDefault();
-    void this.submit();
-  }
-
-  #onKeydown(event: KeyboardEvent): void {
-    // Enter generates, as in a chat box; Shift+Enter is a new line (and IME composition is left alone).
-    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      void this.submit();
-    }
+    this.requestUpdate();
   }
 
   // ---- rendering -------------------------------------------------------------------------------
 
   override render(): TemplateResult {
-    const t = this.#t;
+    const t = this._t;
+    const { tool } = this.form;
     return html`<div class="base">
       ${this._emulator ? html`<p class="notice" part="notice">${t.demoMode}</p>` : nothing}
       <div class="layout">
-        ${this._tool ? this.#renderForm(this._tool) : this.#renderLoading()}
-        <section class="output" aria-label=${t.results}>${this.#renderOutput()}</section>
+        ${tool ? renderForm(this, tool) : renderLoading(this)}
+        <section class="output" aria-label=${t.results}>${renderOutput(this)}</section>
       </div>
-      ${this.#renderHistory()} ${this.#renderViewer()}
+      ${renderHistory(this)} ${renderViewer(this)}
     </div>`;
-  }
-
-  #renderLoading(): TemplateResult {
-    const t = this.#t;
-    return html`<form part="form" class="main loading" aria-busy=${!this._toolError}>
-      ${
-        this._toolError
-          ? this.#alert(html`<p>${this._toolError}</p>`, t.reload, () => this.#loadTool())
-          : html`<p>${t.loading}</p>`
-      }
-    </form>`;
-  }
-
-  /** An error part: what went wrong, and a button to try again when there is something to try. */
-  #alert(body: TemplateResult, label: string, action: (() => void) | undefined): TemplateResult {
-    return html`<div class="error" part="error" role="alert">
-      ${body}
-      ${action ? html`<div class="actions"><button class="btn" type="button" @click=${action}>${label}</button></div>` : nothing}
-    </div>`;
-  }
-
-  #formView(tool: ToolDescription): FormView {
-    return {
-      t: this.#t,
-      values: this._values,
-      errors: this._errors,
-      chips: this._chips,
-      seedLocked: this._seedLocked,
-      preset: this._customSize ? undefined : this.#preset(tool, this._values),
-      set: (name, value) => this.#set(name, value),
-      chooseLora: (value) => this.#chooseLora(value),
-      removeChip: (chip) => {
-        this._chips = this._chips.filter((item) => item !== chip);
-      },
-      toggleSeedLock: () => {
-        this._seedLocked = !this._seedLocked;
-      },
-      chooseSize: (size) => {
-        this._customSize = !size;
-        if (size) {
-          this.#set('width', String(size.width));
-          this.#set('height', String(size.height));
-        }
-      },
-      promptKeydown: (event) => this.#onKeydown(event),
-      tryExample: () => {
-        this.#set(this.#field('textarea')?.name ?? '', this.#t.example);
-        // Choosing the style again brings back its trigger words as chips.
-        this.#chooseLora(this.lora);
-      },
-    };
-  }
-
-  #renderForm(tool: ToolDescription): TemplateResult {
-    const t = this.#t;
-    const sized = hasSizes(tool);
-    const main: TemplateResult[] = [];
-    const settings: TemplateResult[] = [];
-    const advanced: TemplateResult[] = [];
-    const view = this.#formView(tool);
-    for (const field of tool.inputs) {
-      if (sized && (field.name === 'width' || field.name === 'height')) continue;
-      const rendered = renderField(view, tool, field);
-      if (field.advanced) advanced.push(rendered);
-      else if (field.kind === 'textarea' || field.kind === 'select') main.push(rendered);
-      else settings.push(rendered);
-    }
-    const busy = this.stream.active;
-    const waiting = this.#waiting;
-    const botError = this._errors[TURNSTILE_FIELD];
-    // The hint, or the Worker's refusal of the last token; none while a task starts or runs.
-    const botMessage = botError || (waiting && !busy && t.botCheck);
-    return html`<form class="main" part="form" novalidate @submit=${this.#onSubmit}>
-      ${main} ${sized ? renderSizes(view, tool) : nothing}
-      <div class="grid">${settings}</div>
-      ${advanced.length > 0 ? html`<details><summary>${t.advanced}</summary>${advanced}</details>` : nothing}
-      ${
-        this.#sitekey
-          ? html`<div class="field" part="turnstile">
-            <slot name="turnstile"></slot>
-            ${botMessage ? html`<p class=${botError ? 'invalid-msg' : 'hint'} id="ts-msg">${botMessage}</p>` : nothing}
-          </div>`
-          : nothing
-      }
-      <button class="btn primary" part="submit" type="submit" ?disabled=${busy || waiting}
-        aria-describedby=${botMessage ? 'ts-msg' : nothing}>
-        ${busy ? (this.stream.status === 'starting' ? t.sending : t.generating) : t.generate}
-      </button>
-    </form>`;
-  }
-
-  #renderOutput(): TemplateResult {
-    const t = this.#t;
-    const { status, task } = this.stream;
-    const shown = this.#shownEntry();
-    const showStatus = status !== 'idle' && status !== 'error' && !(this._shownId && !this.stream.active);
-    const ending = task && status === 'ended' ? endingOf(task) : undefined;
-    const empty = !showStatus && !shown && !this._message;
-    return html`${showStatus ? this.#renderStatus() : nothing}
-    ${
-      ending === 'failed' && !this._shownId
-        ? this.#alert(
-            html`<p><strong>${t.failedTitle}</strong></p><pre>${task?.debugerror || t.failedTitle}</pre>`,
-            t.retry,
-            this.#retry,
-          )
-        : nothing
-    }
-    ${
-      this._message
-        ? this.#alert(html`<p>${this._message.text}</p>`, t.retry, this._message.retry ? this.#retry : undefined)
-        : nothing
-    }
-    ${this.stream.active && !this._shownId ? this.#renderPlaceholders() : shown ? this.#renderGallery(shown) : nothing}
-    ${ending === 'done' && task?.outputs.length === 0 && !this._shownId ? html`<p class="hint">${t.noOutputs}</p>` : nothing}
-    ${empty ? html`<div class="empty">${imageIcon}<p>${t.empty}</p></div>` : nothing}`;
-  }
-
-  #shownEntry(): HistoryEntry | undefined {
-    const id = this._shownId ?? (this.stream.status === 'ended' ? this.stream.task?.id : undefined);
-    // One without images (failed, cancelled) still has its settings to use again.
-    return id ? this._history.find((item) => item.taskid === id) : undefined;
-  }
-
-  #renderStatus(): TemplateResult {
-    const t = this.#t;
-    const { task, status } = this.stream;
-    const ending = task && status === 'ended' ? endingOf(task) : undefined;
-    const stage = status === 'starting' || !task ? undefined : stageOf(task.status);
-    const current = stage ? STAGES.indexOf(stage) : -1;
-    // The last step says how it ended: Done, Failed or Cancelled.
-    const stepLabel = (name: (typeof STAGES)[number]) => t[name === 'done' && ending ? ending : name];
-    const headline =
-      status === 'starting'
-        ? t.sending
-        : ending === 'failed'
-          ? t.failedTitle
-          : ending === 'cancelled'
-            ? t.cancelled
-            : t[`${stage ?? 'queued'}Head`];
-    const percent = status === 'starting' || !task ? 0 : percentOf(task);
-    const progress = task?.progress;
-    const details: string[] = [];
-    if (progress?.stepCurrent !== undefined && progress.stepTotal && stage === 'running') {
-      details.push(format(t.stepOf, { current: progress.stepCurrent, total: progress.stepTotal }));
-      if (progress.remainingTime) {
-        details.push(format(t.left, { time: progress.remainingTime.replace(/^0(\d:)/, '$1') }));
-      }
-    } else if (stage === 'running') details.push(t.waiting);
-    const seconds = ending
-      ? Number(task?.elapsedseconds) || (Date.now() - this.stream.startedAt) / 1000
-      : (Date.now() - this.stream.startedAt) / 1000;
-    const canStop = status === 'running' && task && !isTerminal(task.status);
-    const stopLabel = task && stopKind(task.status) === 'Cancel' ? t.cancel : t.stop;
-    return html`<div class="status" tabindex="-1" aria-labelledby="headline">
-      <div part="status" role="status" aria-live="polite">
-        <ol class="steps">
-          ${STAGES.map(
-            (name, index) =>
-              html`<li class=${index < current ? 'past' : name === 'done' && ending && ending !== 'done' ? 'bad' : ''}
-                aria-current=${index === current ? 'step' : nothing}>${stepLabel(name)}</li>`,
-          )}
-        </ol>
-        <p class="headline" id="headline">${headline}</p>
-      </div>
-      ${
-        // A stopped or failed task did not get to the end: no bar, rather than a full one.
-        ending && ending !== 'done'
-          ? nothing
-          : html`<progress part="progress" max="100" .value=${percent} aria-label=${stage ? stepLabel(stage) : headline}
-            aria-valuemin="0" aria-valuemax="100" aria-valuenow=${percent} aria-valuetext=${details[0] ?? `${percent}%`}></progress>`
-      }
-      <div class="row">
-        <div class="meta">
-          ${details.map((text) => html`<span>${text}</span>`)}
-          <span>${format(t.elapsed, { time: clock(seconds) })}</span>
-        </div>
-        ${
-          canStop
-            ? html`<button class="btn small" part="cancel" type="button" ?disabled=${this._stopping}
-              @click=${this.#stop}>${stopLabel}</button>`
-            : nothing
-        }
-      </div>
-    </div>`;
-  }
-
-  #renderPlaceholders(): TemplateResult {
-    const width = Number(this.#lastBody?.width) || 1;
-    const height = Number(this.#lastBody?.height) || 1;
-    const count = Number(this.#lastBody?.samples) || 1;
-    return html`<div class="tiles ${count === 1 ? 'one' : ''}" aria-hidden="true">
-      ${Array.from(
-        { length: count },
-        () => html`<div class="tile"><svg class="placeholder" viewBox="0 0 ${width} ${height}">
-          <rect width=${width} height=${height} /></svg></div>`,
-      )}
-    </div>`;
-  }
-
-  #renderGallery(entry: HistoryEntry): TemplateResult {
-    const t = this.#t;
-    const seed = entry.inputs.seed === undefined ? '' : String(entry.inputs.seed);
-    const count = entry.outputs.length;
-    return html`<div class="gallery" part="gallery" tabindex="-1" role="region" aria-label=${t.results}>
-      <div class="tiles ${count === 1 ? 'one' : ''}">
-        ${entry.outputs.map((_, index) => {
-          const { url, alt, name, label } = this.#image(entry, index);
-          return html`<figure class="tile">
-            <button class="open" type="button" aria-label="${t.open}: ${label}" @click=${() => this.#view(entry, index)}>
-              <img part="image" src=${url} alt=${alt} width=${Number(entry.inputs.width) || nothing}
-                height=${Number(entry.inputs.height) || nothing} />
-            </button>
-            <button class="btn small dl" type="button" aria-label="${t.download}: ${label}"
-              @click=${() => this.#download(url, name)}>${downloadIcon}</button>
-          </figure>`;
-        })}
-      </div>
-      <div class="toolbar">
-        ${
-          seed
-            ? html`<span class="seedv">${t.seed} ${seed}</span>
-              <button class="btn small" type="button" @click=${() => this.#copySeed(seed)}>${t.copySeed}</button>`
-            : nothing
-        }
-        <button class="btn small" type="button" @click=${() => this.#useSettings(entry.inputs)}>${t.reuse}</button>
-        <span class="sr-only" role="status">${this._copied ? t.copied : ''}</span>
-      </div>
-    </div>`;
-  }
-
-  #renderHistory(): TemplateResult | typeof nothing {
-    const t = this.#t;
-    if (this._history.length === 0) return nothing;
-    const currentId = this._shownId ?? this.stream.task?.id;
-    return html`<section class="history" part="history" aria-labelledby="history-title">
-      <div class="row">
-        <div>
-          <h2 id="history-title">${t.history}</h2>
-          <p class="hint">${t.historyHint}</p>
-        </div>
-        <button class="btn small" type="button" @click=${this.#clearHistory}>${t.clearHistory}</button>
-      </div>
-      <ul>
-        ${this._history.map((entry) => {
-          const first = entry.outputs[0];
-          const prompt = String(entry.inputs.prompt ?? '');
-          const state = t[endingOf(entry) ?? stageOf(entry.status)];
-          // Also the text of a tile without an image, so what is read is what is shown.
-          const name = `${state}: ${prompt.slice(0, 80)}`;
-          return html`<li>
-            <button type="button" aria-current=${entry.taskid === currentId}
-              aria-label=${name} title=${prompt} @click=${() => this.#show(entry)}>
-              ${first ? html`<img src=${first.url} alt="" loading="lazy" />` : html`<span>${name}</span>`}
-            </button>
-          </li>`;
-        })}
-      </ul>
-    </section>`;
-  }
-
-  #renderViewer(): TemplateResult {
-    const t = this.#t;
-    const viewing = this._viewing;
-    const image = viewing && this.#image(viewing.entry, viewing.index);
-    const arrow = (by: number, label: string, text: string) =>
-      html`<button class="btn" type="button" aria-label=${label} @click=${() => this.#step(by)}>${text}</button>`;
-    return html`<dialog class="viewer" aria-labelledby="caption" @close=${() => {
-      this._viewing = undefined;
-    }} @keydown=${(event: KeyboardEvent) => this.#step(event.key === 'ArrowLeft' ? -1 : event.key === 'ArrowRight' ? 1 : 0)}>
-      ${
-        image
-          ? html`<img src=${image.url} alt=${image.alt} />
-            <form method="dialog" class="actions">
-              <p class="hint" id="caption">${image.alt}</p>
-              ${(viewing?.entry.outputs.length ?? 0) > 1 ? [arrow(-1, t.previous, '‹'), arrow(1, t.next, '›')] : nothing}
-              <button class="btn" type="button" @click=${() => this.#download(image.url, image.name)}>
-                ${downloadIcon} ${t.download}
-              </button>
-              <button class="btn" value="close">${t.close}</button>
-            </form>`
-          : nothing
-      }
-    </dialog>`;
   }
 }

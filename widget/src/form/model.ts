@@ -4,43 +4,63 @@
  * the Run body. Values are kept as the strings the inputs hold; the body has real numbers.
  *
  * @example
- *   const values = initialValues(tool, { prompt: 'a lion' });
+ *   const values = initialValues(tool, { prompt: 'a lion', style: '1328' });
  *   const errors = validate(tool, values, strings); // {} when good
  *   const body = runBody(tool, values, ['wp4p']);
  */
-import type { FieldSpec, Lora } from '../../../shared/tool';
-import type { ToolDescription } from '../api';
+import type { describeTool, FieldRole, FieldSpec, Lora } from '../../../shared/tool';
 import { format, type Strings } from '../strings';
 
+/** What `GET /v1/Tool` publishes under `tool`: everything the form is built from. */
+export type ToolDescription = ReturnType<typeof describeTool>;
+export type SizePreset = ToolDescription['sizes'][number];
 export type Values = Record<string, string>;
 export type FieldErrors = Record<string, string>;
+/** Values the page gave before the form was built, by role (the `prompt` and `lora` properties). */
+export type Given = Partial<Record<FieldRole, string>>;
 
-/** The LoRA picker is the one `select` input; its options are the published LoRAs. */
-export function loraField(tool: ToolDescription): FieldSpec | undefined {
-  return tool.inputs.find((field) => field.kind === 'select');
+/**
+ * The input that plays a role (the prompt, the style picker, the seed…), found by its published
+ * `role` (shared/tool.ts's `fieldWith`, which the widget does not import: that module's data
+ * would come along into widget.js).
+ */
+export function roleField(tool: ToolDescription, role: FieldRole): FieldSpec | undefined {
+  return tool.inputs.find((field) => field.role === role);
+}
+
+/** A Run's input that plays a role (without the tool at hand: the input named for the role). */
+export function inputOf(tool: ToolDescription | undefined, inputs: Record<string, unknown>, role: FieldRole): unknown {
+  return inputs[(tool && roleField(tool, role)?.name) ?? role];
 }
 
 export function selectedLora(tool: ToolDescription, values: Values): Lora | undefined {
-  const field = loraField(tool);
+  const field = roleField(tool, 'style');
   return field ? tool.loras.find((lora) => lora.value === values[field.name]) : undefined;
 }
 
-/** Whether the tool takes `width` and `height`: then the form offers its size presets. */
+/** Whether the tool has a width and a height: then the form offers its size presets. */
 export function hasSizes(tool: ToolDescription): boolean {
-  const names = tool.inputs.map((field) => field.name);
-  return names.includes('width') && names.includes('height');
+  return !!roleField(tool, 'width') && !!roleField(tool, 'height');
 }
 
-export function initialValues(tool: ToolDescription, given: { prompt?: string; lora?: string } = {}): Values {
+/** The size preset the values are, if any. */
+export function presetOf(tool: ToolDescription, values: Values): SizePreset | undefined {
+  const [width, height] = [roleField(tool, 'width'), roleField(tool, 'height')].map(
+    (field) => values[field?.name ?? ''],
+  );
+  return tool.sizes.find((size) => String(size.width) === width && String(size.height) === height);
+}
+
+export function initialValues(tool: ToolDescription, given: Given = {}): Values {
   const values: Values = {};
   for (const field of tool.inputs) values[field.name] = String(field.default);
   for (const lora of tool.loras) {
     for (const setting of lora.settings) values[setting.id] = String(setting.default);
   }
-  const prompt = tool.inputs.find((field) => field.kind === 'textarea');
+  const prompt = roleField(tool, 'prompt');
   if (prompt && given.prompt) values[prompt.name] = given.prompt;
-  const lora = loraField(tool);
-  if (lora && given.lora && tool.loras.some((item) => item.value === given.lora)) values[lora.name] = given.lora;
+  const style = roleField(tool, 'style');
+  if (style && tool.loras.some((item) => item.value === given.style)) values[style.name] = given.style as string;
   return values;
 }
 
@@ -76,13 +96,14 @@ export function validate(
 function check(field: FieldSpec, text: string, strings: Strings, chips: readonly string[]): string | undefined {
   const say = (template: string, extra: Record<string, string | number> = {}) =>
     format(template, { label: field.label, ...extra });
+  // The Worker counts the prompt as sent, trigger words included.
+  if (field.role === 'prompt') {
+    if (!text) return say(strings.required);
+    return field.maxLength && fullPrompt(text, chips).length > field.maxLength
+      ? say(strings.tooLong, { max: field.maxLength })
+      : undefined;
+  }
   switch (field.kind) {
-    case 'textarea':
-      // The Worker counts the prompt as sent, trigger words included.
-      if (!text) return say(strings.required);
-      return field.maxLength && fullPrompt(text, chips).length > field.maxLength
-        ? say(strings.tooLong, { max: field.maxLength })
-        : undefined;
     case 'url':
       if (field.maxLength && text.length > field.maxLength) return say(strings.tooLong, { max: field.maxLength });
       return text && !/^https:\/\/[^\s/]+\.[^\s/]+/i.test(text) ? say(strings.httpsUrl) : undefined;
@@ -134,7 +155,7 @@ export function runBody(tool: ToolDescription, values: Values, chips: readonly s
   const body: Record<string, unknown> = {};
   for (const field of tool.inputs) {
     const text = (values[field.name] ?? '').trim();
-    if (field.kind === 'textarea') body[field.name] = fullPrompt(text, chips);
+    if (field.role === 'prompt') body[field.name] = fullPrompt(text, chips);
     else if (field.kind === 'integer' || field.kind === 'float') {
       if (text !== '') body[field.name] = Number(text);
     } else if (text !== '') body[field.name] = text;
