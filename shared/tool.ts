@@ -216,17 +216,6 @@ export const SIZE_PRESETS = [
   { label: '9:16', width: 768, height: 1344 },
 ] as const;
 
-/** A field the client may send, with the type it arrives in before validation. */
-type FieldValue<F extends FieldSpec> = F['kind'] extends 'integer' | 'float' ? number | string : string;
-
-/** What a Run accepts, inferred from `FIELDS`: every field optional but the prompt. */
-export type ToolInput = { prompt: string } & {
-  [F in (typeof FIELDS)[number] as F['name']]?: FieldValue<F>;
-} & {
-  /** A LoRA's scale, by its `generatesettings` id (for example `WPAP-ART-Style`). */
-  [loraScale: string]: unknown;
-};
-
 export interface Tool {
   slug: string;
   title: string;
