@@ -20,6 +20,8 @@ export const RUN_BODY = {
 export interface Answer {
   status: number;
   body: Record<string, unknown>;
+  /** The `Server-Timing` header, when the answer had one (the Worker's Run does). */
+  timing?: string;
 }
 
 async function answerOf(response: Response): Promise<Answer> {
@@ -30,7 +32,8 @@ async function answerOf(response: Response): Promise<Answer> {
   } catch {
     body = { result: false, raw: text.slice(0, 200) };
   }
-  return { status: response.status, body };
+  const timing = response.headers.get('server-timing');
+  return timing ? { status: response.status, body, timing } : { status: response.status, body };
 }
 
 function ok(answer: Answer): boolean {
@@ -92,6 +95,8 @@ export interface Started {
   token: string;
   /** This Run's own prompt, which the emulator keeps: how world.ts finds the emulator's task. */
   prompt: string;
+  /** The Run answer's `Server-Timing` header. */
+  timing?: string;
 }
 
 let runs = 0;
@@ -110,7 +115,12 @@ export async function startTask(workerUrl: string, headers: Record<string, strin
   const body = uniqueRunBody();
   const answer = await viaWorker(workerUrl, 'Run/wiro/text-to-image-flux-lora-fast', body, headers);
   assertOk(answer, 'Run through the Worker');
-  return { taskid: String(answer.body.taskid), token: String(answer.body.socketaccesstoken), prompt: body.prompt };
+  const started = {
+    taskid: String(answer.body.taskid),
+    token: String(answer.body.socketaccesstoken),
+    prompt: body.prompt,
+  };
+  return answer.timing ? { ...started, timing: answer.timing } : started;
 }
 
 export async function workerDetail(workerUrl: string, token: string): Promise<Record<string, unknown> | undefined> {
@@ -140,6 +150,8 @@ export interface Watcher {
   terminal: Promise<Received>;
   /** When each status was first received (Date.now()), by status name. */
   seen: Map<string, number>;
+  /** Every status received, repeats included, in the order they arrived. */
+  order: string[];
   close(): void;
 }
 
@@ -160,6 +172,7 @@ export function watchSse(workerUrl: string, token: string): Watcher {
   const ready = deferred<void>();
   const terminal = deferred<Received>();
   const seen = new Map<string, number>();
+  const order: string[] = [];
   const abort = new AbortController();
   const run = async () => {
     const response = await fetch(`${workerUrl}/v1/Task/Events?tasktoken=${encodeURIComponent(token)}`, {
@@ -186,6 +199,7 @@ export function watchSse(workerUrl: string, token: string): Watcher {
           else if (line.startsWith('data:')) data += line.slice(5).trim();
         }
         if (!event) continue;
+        order.push(event);
         if (!seen.has(event)) seen.set(event, at);
         ready.resolve();
         if (isTerminal(event)) {
@@ -200,7 +214,7 @@ export function watchSse(workerUrl: string, token: string): Watcher {
     ready.reject(failure);
     terminal.reject(failure);
   });
-  return { ready: ready.promise, terminal: terminal.promise, seen, close: () => abort.abort() };
+  return { ready: ready.promise, terminal: terminal.promise, seen, order, close: () => abort.abort() };
 }
 
 /** `GET /v1` upgraded to a WebSocket, Wiro's protocol: send `task_info`, then receive messages. */
@@ -208,6 +222,7 @@ export function watchSocket(workerUrl: string, token: string): Watcher {
   const ready = deferred<void>();
   const terminal = deferred<Received>();
   const seen = new Map<string, number>();
+  const order: string[] = [];
   const socket = new WebSocket(`${workerUrl.replace(/^http/, 'ws')}/v1`);
   socket.addEventListener('open', () => {
     socket.send(JSON.stringify({ type: 'task_info', tasktoken: token }));
@@ -227,6 +242,7 @@ export function watchSocket(workerUrl: string, token: string): Watcher {
       return;
     }
     const status = String(message.type);
+    order.push(status);
     if (!seen.has(status)) seen.set(status, at);
     ready.resolve();
     if (isTerminal(status)) terminal.resolve({ status, at });
@@ -244,6 +260,7 @@ export function watchSocket(workerUrl: string, token: string): Watcher {
     ready: ready.promise,
     terminal: terminal.promise,
     seen,
+    order,
     close: () => {
       if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(1000);
     },

@@ -4,8 +4,12 @@
  *   message or its callback POST, whichever it sent first, as its state records them) to each
  *   watcher receiving the terminal status. The Worker believes an end only after one Task/Detail
  *   re-read of the emulator, so this includes that round trip;
- * - running status: `task_postprocess_start`, sent alone on Wiro's socket a moment before the end,
- *   to each watcher receiving it (relayed as it comes, no re-read).
+ * - running statuses: a burst. The task is first walked to `task_start` (every watcher has it),
+ *   then the emulator sends the rest of the run back-to-back on Wiro's socket (every
+ *   `task_output`, `task_output_full`, `task_end`, `task_postprocess_start`: 11 messages at the
+ *   default 8 ticks). Measured from the socket send of the burst's last status to each watcher
+ *   receiving it (relayed as they come, no re-read), and checked for order: every watcher must
+ *   receive the burst's statuses in the order Wiro sent them.
  * Each trial uses a fresh task, held still (emulator speed 0) while its watchers connect and sit
  * idle for a second, then walked by hand. SSE and WebSocket trials alternate. All watchers live in this one Node process
  * (with the emulator), so at 1,000 the p95 also includes this process's time to read them all.
@@ -30,7 +34,7 @@ import { settleTasks, startTracked, type World } from './world.ts';
 type Transport = 'sse' | 'ws';
 
 /** Watchers per trial, and how many trials of each transport (so every level has enough samples). */
-const LEVELS: ReadonlyArray<{ watchers: number; trials: number }> = [
+export const LEVELS: ReadonlyArray<{ watchers: number; trials: number }> = [
   { watchers: 1, trials: 30 },
   { watchers: 100, trials: 4 },
   { watchers: 1000, trials: 2 },
@@ -46,8 +50,12 @@ const RUNNING_WAIT_MS = 10_000;
 interface Trial {
   /** Terminal status: emulator's first signal of the end → watcher. */
   latencies: number[];
-  /** A running status (task_postprocess_start) relayed from Wiro's socket → watcher. */
+  /** The burst's last status (task_postprocess_start) sent on Wiro's socket → watcher. */
   running: number[];
+  /** Watchers that had the whole burst's statuses in the order Wiro sent them, ending with its last. */
+  inOrder: number;
+  /** Statuses in the burst (socket messages), for the notes. */
+  burst: number;
   wanted: number;
   opened: number;
   openMs: number;
@@ -56,7 +64,8 @@ interface Trial {
   error?: string;
 }
 
-/** The status just before the end: sent alone, so its latency is one status's, not a burst's. */
+/** Where the burst starts from (walked first, every watcher has it) and its last status. */
+const BEFORE_BURST = 'task_start';
 const RUNNING_STATUS = 'task_postprocess_start';
 const FINAL_STATUS = 'task_postprocess_end';
 
@@ -65,11 +74,36 @@ function socketSentAt(world: World, taskid: string, type: string): number | unde
   return (world.emulator.state().socketMessages ?? []).find((m) => m.taskid === taskid && m.type === type)?.at;
 }
 
+/**
+ * Whether `received` has the burst's statuses in the order `sent` had them (repeats such as
+ * `task_output` may be coalesced, never reordered) and ends the burst with its last status.
+ */
+function inSentOrder(received: readonly string[], sent: readonly string[]): boolean {
+  const rank = new Map<string, number>();
+  sent.forEach((status, i) => {
+    if (!rank.has(status)) rank.set(status, i);
+  });
+  const ranks = received.flatMap((status) => (rank.has(status) ? [rank.get(status) as number] : []));
+  const last = sent[sent.length - 1];
+  return (
+    ranks.every((r, i) => i === 0 || r >= (ranks[i - 1] as number)) && last !== undefined && received.includes(last)
+  );
+}
+
 async function trial(world: World, transport: Transport, count: number): Promise<Trial> {
   const { emulator, workerUrl } = world;
   const task = await startTracked(world);
   const watchers: Watcher[] = [];
-  const result: Trial = { latencies: [], running: [], wanted: count, opened: 0, openMs: 0, stallMs: 0 };
+  const result: Trial = {
+    latencies: [],
+    running: [],
+    inOrder: 0,
+    burst: 0,
+    wanted: count,
+    opened: 0,
+    openMs: 0,
+    stallMs: 0,
+  };
   try {
     const openStart = now();
     const opened = await withTimeout(
@@ -96,7 +130,16 @@ async function trial(world: World, transport: Transport, count: number): Promise
     const stalls = monitorEventLoopDelay({ resolution: 10 });
     stalls.enable();
 
-    // 1. Walk to the status before the end; the Worker hears it on Wiro's socket (if any).
+    // 1. Walk to the start of the run, let every watcher have it, then send the burst.
+    emulator.advance(task.wiroId, BEFORE_BURST);
+    await waitFor(
+      `${BEFORE_BURST} to reach every watcher`,
+      () => (watchers.every((w) => w.seen.has(BEFORE_BURST)) ? true : undefined),
+      RUNNING_WAIT_MS,
+      10,
+    ).catch(() => undefined);
+    await sleep(50);
+    const burstFrom = Date.now();
     emulator.advance(task.wiroId, RUNNING_STATUS);
     await waitFor(
       `${RUNNING_STATUS} to reach every watcher`,
@@ -111,6 +154,11 @@ async function trial(world: World, transport: Transport, count: number): Promise
         if (at !== undefined) result.running.push(at - runningAt);
       }
     }
+    const sent = (emulator.state().socketMessages ?? [])
+      .filter((m) => m.taskid === task.wiroId && m.at >= burstFrom)
+      .map((m) => m.type);
+    result.burst = sent.length;
+    result.inOrder = watchers.filter((w) => inSentOrder(w.order, sent)).length;
 
     // 2. The end: the socket message and the callback go out; the earlier is the send moment.
     emulator.advance(task.wiroId, FINAL_STATUS);
@@ -144,6 +192,8 @@ export async function measureLatency(world: World): Promise<Metric[]> {
   for (const level of LEVELS) {
     const ends = both<number[]>(() => []);
     const running = both<number[]>(() => []);
+    const inOrder = both(() => 0);
+    const burst = both(() => 0);
     const wanted = both(() => 0);
     const opened = both(() => 0);
     const openMs = both<number[]>(() => []);
@@ -155,6 +205,8 @@ export async function measureLatency(world: World): Promise<Metric[]> {
         const r = await trial(world, transport, level.watchers);
         ends[transport].push(...r.latencies);
         running[transport].push(...r.running);
+        inOrder[transport] += r.inOrder;
+        burst[transport] = Math.max(burst[transport], r.burst);
         wanted[transport] += r.wanted;
         opened[transport] += r.opened;
         openMs[transport].push(r.openMs);
@@ -164,7 +216,7 @@ export async function measureLatency(world: World): Promise<Metric[]> {
           world.log(
             `latency: ${transport} × ${level.watchers}: opened ${r.opened} in ${fmt(r.openMs, 0)} ms; ` +
               `end received by ${r.latencies.length}, p50 ${fmt(median(r.latencies))} ms; ` +
-              `running status p50 ${fmt(median(r.running))} ms; client loop stalled ≤ ${fmt(r.stallMs, 0)} ms` +
+              `burst's last status p50 ${fmt(median(r.running))} ms, ${r.inOrder} in order; client loop stalled ≤ ${fmt(r.stallMs, 0)} ms` +
               (r.error ? `; error: ${r.error}` : ''),
           );
         }
@@ -190,11 +242,11 @@ export async function measureLatency(world: World): Promise<Metric[]> {
     }
     for (const transport of ['sse', 'ws'] as const) {
       const name = transport === 'sse' ? 'SSE' : 'WebSocket';
-      const label = `Latency, running status, ${name}, ${count}`;
+      const label = `Latency, running statuses (burst), ${name}, ${count}`;
       const notes =
         running[transport].length > 0
-          ? `received ${running[transport].length}/${wanted[transport]}; relayed from Wiro's socket`
-          : 'n/a: the Worker did not relay the running status (no Wiro socket?)';
+          ? `burst of ${burst[transport]} socket messages; last received by ${running[transport].length}/${wanted[transport]}`
+          : 'n/a: the Worker did not relay the running statuses (no Wiro socket?)';
       metrics.push(
         metric(
           `latency.${transport}.n${n}.running.p50`,
@@ -205,6 +257,14 @@ export async function measureLatency(world: World): Promise<Metric[]> {
           'lower',
         ),
         metric(`latency.${transport}.n${n}.running.p95`, `${label}, p95`, p95(running[transport]), 'ms', '', 'lower'),
+        metric(
+          `latency.${transport}.n${n}.running.in_order`,
+          `${label}, watchers that had it in order`,
+          inOrder[transport],
+          'watchers',
+          `of ${wanted[transport]}`,
+          'higher',
+        ),
       );
     }
   }

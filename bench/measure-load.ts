@@ -13,7 +13,7 @@ import { type Started, startTask, watchSse, workerDetail } from './clients.ts';
 import { errorMessage, fmt, type Metric, mapLimit, median, metric, now, p95, timed, withTimeout } from './lib.ts';
 import { settleTasks, type World, wiroTaskOf, workerCalls } from './world.ts';
 
-const TASKS = 100;
+export const TASKS = 100;
 const TIMEOUT_MS = 60_000;
 
 export async function measureLoad(world: World): Promise<Metric[]> {

@@ -15,6 +15,7 @@
  */
 import { assertOk, direct, RUN_BODY, startTask, viaWorker, workerDetail } from './clients.ts';
 import { fmt, type Metric, median, metric, now, p95, ratio, sleep, waitFor } from './lib.ts';
+import { summarizeTimings, type TimingSummary } from './server-timing.ts';
 import { calledTaskIds, settleTasks, startTracked, type Tracked, type World, workerCalls } from './world.ts';
 
 const DETAIL_FINISHED_PAIRS = 200;
@@ -204,9 +205,10 @@ export async function measureOverhead(world: World): Promise<Metric[]> {
 
   // 3. Run: always one upstream Run, after the Worker's validation and guard objects.
   log(`overhead: ${RUN_PAIRS} Run pairs`);
+  const timings: (string | undefined)[] = [];
   const runs = await interleave(RUN_PAIRS, [
     async () => {
-      await startTask(workerUrl);
+      timings.push((await startTask(workerUrl)).timing);
     },
     async () => assertOk(await direct(emulatorUrl, 'Run/wiro/text-to-image-flux-lora-fast', RUN_BODY), 'direct Run'),
   ]);
@@ -219,8 +221,41 @@ export async function measureOverhead(world: World): Promise<Metric[]> {
       runDirect,
       `n=${runWorker.length} pairs; Worker: validate, limiter + budget objects, task object, signed Run`,
     ),
+    ...runStepMetrics(summarizeTimings(timings), median(runWorker)),
   );
   const settled = await settleTasks(world);
   log(`overhead: done (${settled} tasks cancelled; finished-task Detail p50 ${fmt(median(finishedWorker), 2)} ms)`);
+  return metrics;
+}
+
+/**
+ * Where a Run's milliseconds go, from the Worker's `Server-Timing`: each step's p50, the rest of
+ * the client's p50 (dev server, loopback, bodies), and the sequential object round trips.
+ */
+function runStepMetrics(summary: TimingSummary, runP50: number | null): Metric[] {
+  if (summary.count === 0) {
+    return [metric('overhead.run.round_trips', 'Run: sequential object round trips', null, '', 'no Server-Timing')];
+  }
+  const metrics = [...summary.steps].map(([name, ms]) =>
+    metric(`overhead.run.step.${name}.p50`, `Run: Server-Timing ${name}, p50`, ms, 'ms', '', 'lower'),
+  );
+  const inSteps = [...summary.steps.values()].reduce((sum, ms) => sum + ms, 0);
+  metrics.push(
+    metric(
+      'overhead.run.step.rest.p50',
+      'Run: outside the route (client p50 − steps)',
+      runP50 === null ? null : Math.max(0, runP50 - inSteps),
+      'ms',
+      'dev server, loopback, request and answer bodies',
+    ),
+    metric(
+      'overhead.run.round_trips',
+      'Run: sequential object round trips',
+      summary.roundTrips,
+      'trips',
+      `from Server-Timing on ${summary.count} Runs: ${[...summary.steps.keys()].join(' → ')}; the task trip includes Wiro's Run`,
+      'lower',
+    ),
+  );
   return metrics;
 }

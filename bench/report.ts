@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { arch, availableParallelism, cpus, platform, release, totalmem, type } from 'node:os';
+import type { Goal } from './goals.ts';
 import type { Metric } from './lib.ts';
 import type { CapRow } from './measure-caps.ts';
 
@@ -25,6 +26,8 @@ export interface Results {
   machine: Machine;
   durationSeconds: number;
   metrics: Metric[];
+  /** Issue 14's goals as judged from this run (absent in older results). */
+  goals?: Goal[];
 }
 
 /** Worse by more than this fraction counts as a regression. */

@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: the benchmark harness. Starts the bundled Wiro emulator (in this process) and
  * the Worker under wrangler's dev server pointed at it (127.0.0.1 only), measures edge overhead, status
- * latency, Wiro calls per task, a 100-task burst, bundle sizes and the widget's time to
- * interactive, then, on short-lived Workers of their own, whether each wallet cap holds under a
- * burst. Prints one table and the caps table, writes `bench/results.json` (with machine info) and
- * lists regressions against the previous results. Bounded everywhere: a watchdog ends the run (and
- * every child process) after 285 s; Ctrl-C stops wrangler and workerd too.
+ * latency, Wiro calls per task, a 100-task burst, 1,000 tasks at once, bundle sizes and the
+ * widget's time to interactive, then, on short-lived Workers of their own, whether each wallet cap
+ * holds under a burst. Prints one table, the caps table and issue 14's goals (met or not), writes
+ * `bench/results.json` (with machine info) and the charts in `docs/bench/`, and lists regressions
+ * against the previous results. Bounded everywhere: a watchdog ends the run (and every child
+ * process) after 450 s; Ctrl-C stops wrangler and workerd too.
  *
  * Progress goes to stderr; stdout carries only the tables and the regressions.
  */
@@ -13,11 +14,14 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Emulator } from '../emulator/emulator.ts';
+import { writeCharts } from './charts.ts';
+import { goalsTable, judgeGoals } from './goals.ts';
 import { errorMessage, type Metric, metric } from './lib.ts';
 import { type CapRow, measureCaps } from './measure-caps.ts';
 import { measureCost } from './measure-cost.ts';
 import { measureLatency } from './measure-latency.ts';
 import { measureLoad } from './measure-load.ts';
+import { measureMany } from './measure-many.ts';
 import { measureOverhead } from './measure-overhead.ts';
 import { measureSize } from './measure-size.ts';
 import { measureWidget } from './measure-widget.ts';
@@ -25,8 +29,9 @@ import { capsTable, machineInfo, readPrevious, regressions, table, writeResults 
 import { killChildrenNow, ROOT, startBenchEmulator, startWorker, type WorkerProcess } from './servers.ts';
 import type { World } from './world.ts';
 
-const WATCHDOG_MS = 285_000;
+const WATCHDOG_MS = 450_000;
 const RESULTS_PATH = join(ROOT, 'bench', 'results.json');
+const CHARTS_DIR = join(ROOT, 'docs', 'bench');
 
 const began = Date.now();
 const log = (line: string) => process.stderr.write(`[bench ${((Date.now() - began) / 1000).toFixed(1)}s] ${line}\n`);
@@ -102,6 +107,7 @@ async function main(): Promise<number> {
     metrics.push(...(await phase('latency', 'latency', () => measureLatency(world))));
     metrics.push(...(await phase('cost', 'cost', () => measureCost(world))));
     metrics.push(...(await phase('load', 'load', () => measureLoad(world))));
+    metrics.push(...(await phase('many', 'many', () => measureMany(world))));
     const url = worker.url;
     metrics.push(...(await phase('widget', 'widget', () => measureWidget(url, log))));
     // The caps need Workers with other vars: this one is done, and its CPU is better spent on them.
@@ -119,10 +125,17 @@ async function main(): Promise<number> {
   }
 
   const durationSeconds = Math.round((Date.now() - began) / 100) / 10;
-  const results = { machine: machineInfo(ROOT, wranglerVersion, loadAverage), durationSeconds, metrics };
+  const goals = judgeGoals(metrics, previous?.metrics);
+  const results = { machine: machineInfo(ROOT, wranglerVersion, loadAverage), durationSeconds, metrics, goals };
   writeResults(RESULTS_PATH, results);
-
   const m = results.machine;
+  const subtitle = `one run, ${m.date.slice(0, 10)}, commit ${m.commit}, ${m.cores} cores, load ${m.loadAverage} at start`;
+  try {
+    writeCharts(CHARTS_DIR, metrics, subtitle);
+  } catch (error) {
+    failures.push(`charts: ${errorMessage(error)}`);
+  }
+
   const out = [
     `wiro-flux-edge benchmark · ${m.date} · commit ${m.commit} · ${m.os} · ${m.cpu} × ${m.cores} · Node ${m.node} · wrangler ${m.wrangler} · load ${m.loadAverage} at start`,
     '',
@@ -144,7 +157,8 @@ async function main(): Promise<number> {
       );
     }
   }
-  out.push(`total ${durationSeconds} s · written to bench/results.json`);
+  out.push("issue 14's goals, and checks that nothing else regressed (this run's figures):", goalsTable(goals), '');
+  out.push(`total ${durationSeconds} s · written to bench/results.json and docs/bench/*.svg`);
   if (previous) {
     const found = regressions(previous, metrics);
     out.push(

@@ -7,6 +7,8 @@
  * back only the running slot and the reserved cost, and a Run whose answer was lost keeps both:
  * its task object follows it, and books its real cost.
  * Any other `/v1/Run/...` path is refused here, before any work.
+ * A started Run's answer carries `Server-Timing` (validate, admit, task; object round trips
+ * marked `desc="object"`), so a client can see where its milliseconds went.
  */
 import { Hono } from 'hono';
 import { readBody } from '../body';
@@ -32,6 +34,7 @@ const TURNSTILE_FIELD = 'cf-turnstile-response';
 const PATH = '/Run/:owner/:project';
 
 run.post(PATH, async (c) => {
+  const timing = stepTimer();
   const tool = servedTool(`${c.req.param('owner')}/${c.req.param('project')}`);
   const config = readConfig(c.env);
   const request = c.req.raw;
@@ -57,9 +60,11 @@ run.post(PATH, async (c) => {
   const objectKey = key ? await idempotentObjectKey(config.callbackSecret, client.key, key) : undefined;
   const ids = await mintTaskIds(config.callbackSecret, objectKey);
   const task = newTaskObject(c.env, ids.key);
+  timing.lap('validate');
   if (fingerprint) {
     const replay = await task.stub.claim(fingerprint);
-    if (replay) return answer(unwrap(replay), ignored);
+    timing.lap('claim', 'object');
+    if (replay) return answer(unwrap(replay), ignored, timing.header());
   }
 
   const ticket = crypto.randomUUID();
@@ -69,6 +74,7 @@ run.post(PATH, async (c) => {
       await verifyTurnstile(c.env.TURNSTILE_SECRET, request.headers.get(TURNSTILE_FIELD) ?? turnstileField, client.ip);
     }
     admitted = await admit(c.env, config, client, budgetLine(client, c.env.ALLOWED_ORIGINS, request), ticket, input);
+    timing.lap('admit', 'object');
   } catch (error) {
     if (fingerprint) await task.stub.unclaim();
     throw error;
@@ -87,6 +93,7 @@ run.post(PATH, async (c) => {
     ...(fingerprint ? { fingerprint } : {}),
     ...(config.socketUrl ? { socketUrl: config.socketUrl } : {}),
   })) as Outcome<StartAnswer>;
+  timing.lap('task', 'object');
   if (!outcome.ok) {
     // Refused by Wiro: sent (it counts against the rate) but free. Lost: the task object owns
     // the slot and the reservation now. Not sent at all: it counts for nothing.
@@ -97,8 +104,26 @@ run.post(PATH, async (c) => {
   const started = outcome.body;
   // A repeat that found the first task started nothing.
   if (started.replayed) await admitted.undo();
-  return answer(started, ignored);
+  return answer(started, ignored, timing.header());
 });
+
+/**
+ * Laps for `Server-Timing`: each lap is the time since the previous one. Object round trips are
+ * marked `desc="object"`, so a reader counts the sequential ones without knowing the route.
+ * (On Cloudflare the clock moves only across I/O, so pure computation shows as 0.)
+ */
+function stepTimer() {
+  let last = performance.now();
+  const laps: string[] = [];
+  return {
+    lap(name: string, desc?: 'object') {
+      const at = performance.now();
+      laps.push(`${name};dur=${(at - last).toFixed(1)}${desc ? `;desc="${desc}"` : ''}`);
+      last = at;
+    },
+    header: () => laps.join(', '),
+  };
+}
 
 interface Admitted {
   line: string;
@@ -166,8 +191,8 @@ function secondsToMidnightUtc(now = new Date()): number {
 }
 
 /** Wiro's answer; a repeat says so in a header, not in Wiro's envelope. */
-function answer({ replayed, ...envelope }: StartAnswer, ignored: string | undefined): Response {
-  const headers: Record<string, string> = {};
+function answer({ replayed, ...envelope }: StartAnswer, ignored: string | undefined, timing: string): Response {
+  const headers: Record<string, string> = { 'server-timing': timing };
   if (replayed) headers['idempotent-replayed'] = 'true';
   if (ignored) headers['wiro-flux-warning'] = ignored;
   return Response.json(envelope, { headers });
