@@ -1,8 +1,7 @@
 /**
  * What a task object keeps and answers: the record of one task (the start's settings, less the
  * inputs, which Wiro holds, and the task's life), the events it streams, and the `Outcome` its
- * methods answer across the RPC boundary (an error's fields would not survive it). Records
- * written before ids were signed are brought up to date as they are read.
+ * methods answer across the RPC boundary (an error's fields would not survive it).
  */
 
 import type { RunAnswer, WiroErrorItem, WiroTask } from '../../shared/protocol';
@@ -103,26 +102,6 @@ export function refusal(status: number, message: string): Failure {
 
 export function notFound(): Failure {
   return { ok: false, status: 404, errors: [{ code: WiroCode.notFound, message: NOT_FOUND_MESSAGE }] };
-}
-
-/** What records kept before ids were signed: Wiro's id as the taskid, and Wiro's token apart. */
-export interface LegacyFields {
-  upstreamToken?: string;
-}
-
-/** A record written before ids were signed: its token becomes its taskid too (both open it). */
-export function migrate(saved: (TaskRecord & LegacyFields) | undefined): TaskRecord | undefined {
-  if (!saved?.upstreamToken) return saved;
-  const { upstreamToken, ...record } = saved;
-  const legacyClient = record.client as unknown as { key: string; origin?: string; budgetLine?: string };
-  return {
-    ...record,
-    wiro: { taskid: record.taskid, token: upstreamToken },
-    taskid: record.token,
-    task: { ...record.task, id: record.token },
-    client: { key: legacyClient.key, budgetLine: legacyClient.budgetLine ?? legacyClient.origin ?? '' },
-    callbackUrl: record.callbackUrl ?? '',
-  };
 }
 
 /** A task about to be sent to Wiro: queued, with the parameters Wiro will report for it. */

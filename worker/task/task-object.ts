@@ -34,8 +34,6 @@ import { findLostRun } from './lost-run';
 import { keepOutputs } from './outputs';
 import {
   failure,
-  type LegacyFields,
-  migrate,
   newRecord,
   notFound,
   type Outcome,
@@ -74,7 +72,7 @@ export class TaskObject extends DurableObject<Bindings> {
     this.#history = new EventLog(ctx.storage.sql);
     // Reading writes nothing: an object opened by an identifier it never had stays empty.
     ctx.blockConcurrencyWhile(async () => {
-      this.#record = migrate(await ctx.storage.get<TaskRecord & LegacyFields>('record'));
+      this.#record = await ctx.storage.get<TaskRecord>('record');
     });
   }
 
