@@ -104,6 +104,13 @@ export function notFound(): Failure {
   return { ok: false, status: 404, errors: [{ code: WiroCode.notFound, message: NOT_FOUND_MESSAGE }] };
 }
 
+/** A Run whose answer was lost: its error, with the identifiers to follow the task that may run. */
+export function lostRun(failed: Failure, record: Pick<TaskRecord, 'taskid' | 'token'>): Failure {
+  const hint =
+    'The Run may have started: follow it with this taskid, or repeat the request with the same Idempotency-Key';
+  return { ...failed, run: 'lost', extra: { taskid: record.taskid, socketaccesstoken: record.token, hint } };
+}
+
 /** A task about to be sent to Wiro: queued, with the parameters Wiro will report for it. */
 export function newRecord(
   args: StartArgs,
