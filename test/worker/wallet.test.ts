@@ -96,6 +96,29 @@ describe('the spending cap', () => {
   });
 });
 
+describe('stopping a task', () => {
+  async function running(ip: string): Promise<{ token: string; wiroId: string }> {
+    const started = await runAs(ip, GENEROUS);
+    const { socketaccesstoken: token } = (await started.json()) as { socketaccesstoken: string };
+    const wiroId = await wiroIdOf(token);
+    await emulator.advance(wiroId, 'task_output');
+    // The object reads it, so it knows the task is running.
+    await runDurableObjectAlarm(taskObjectOf(token));
+    return { token, wiroId };
+  }
+
+  it('names the task to Wiro by its id and Wiro’s own token for it', async () => {
+    const { token, wiroId } = await running('198.51.100.64');
+    await post('/v1/Task/Kill', { tasktoken: token });
+    const { calls, tasks } = await emulator.state();
+    const wiroToken = tasks.find((task) => task.id === wiroId)?.socketaccesstoken;
+    expect(wiroToken).toEqual(expect.any(String));
+    expect(calls.filter((call) => call.route === 'Kill').map((call) => call.body)).toEqual([
+      { taskid: wiroId, tasktoken: wiroToken },
+    ]);
+  });
+});
+
 describe('Idempotency-Key', () => {
   it('is scoped to its client: another visitor with the same key gets a task of its own', async () => {
     const key = { 'idempotency-key': 'shared-key-1234-5678' };
@@ -168,8 +191,10 @@ describe('giving up on a task', () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
 
     const { calls, tasks } = await emulator.state();
-    expect(calls.filter((call) => call.route === 'Kill').map((call) => call.body)).toEqual([{ taskid: wiroId }]);
     const killed = tasks.find((task) => task.id === wiroId);
+    expect(calls.filter((call) => call.route === 'Kill').map((call) => call.body)).toEqual([
+      { taskid: wiroId, tasktoken: killed?.socketaccesstoken },
+    ]);
     expect(killed?.status).toBe('task_cancel');
     const { body } = await detail(socketaccesstoken);
     expect(body.tasklist[0]).toMatchObject({ status: 'task_postprocess_end', pexit: '-1' });

@@ -39,13 +39,16 @@ export class UpstreamCalls {
     return this.#counted(record, (wiro) => wiro.detail(ids.token));
   }
 
-  /** Asks Wiro to stop the task; Wiro's refusal is an outcome, not an error. */
+  /**
+   * Asks Wiro to stop the task, named by its id and by Wiro's token for it (Wiro's documents name
+   * it both ways); Wiro's refusal is an outcome, not an error.
+   */
   async stop(record: TaskRecord, how: StopHow): Promise<Outcome<WiroEnvelope>> {
     const ids = record.wiro;
     if (!ids) return refusal(409, 'Wiro has not confirmed this task yet: try again in a few seconds');
     try {
       const body = await this.#counted(record, (wiro) =>
-        how === 'cancel' ? wiro.cancel(ids.taskid) : wiro.kill(ids.taskid),
+        how === 'cancel' ? wiro.cancel(ids.taskid, ids.token) : wiro.kill(ids.taskid, ids.token),
       );
       return { ok: true, body };
     } catch (error) {
