@@ -117,6 +117,23 @@ describe('stopping a task', () => {
       { taskid: wiroId, tasktoken: wiroToken },
     ]);
   });
+
+  it('sends one stop to Wiro for many rapid Kill calls, and answers the repeats with the task', async () => {
+    const { token } = await running('198.51.100.65');
+    // Wiro fails the stop, so the task keeps running and every repeat could call again.
+    await emulator.fault({ route: 'Kill', kind: '500', times: 10 });
+    const first = await post('/v1/Task/Kill', { tasktoken: token });
+    expect(first.status).toBeGreaterThanOrEqual(500);
+    for (let i = 0; i < 5; i++) {
+      const repeat = await post('/v1/Task/Kill', { tasktoken: token });
+      expect(repeat.status).toBe(200);
+      expect(((await repeat.json()) as { tasklist: Array<{ status: string }> }).tasklist[0]?.status).toBe(
+        'task_output',
+      );
+    }
+    const kills = (await emulator.state()).calls.filter((call) => call.route === 'Kill');
+    expect(kills).toHaveLength(1);
+  });
 });
 
 describe('Idempotency-Key', () => {

@@ -76,6 +76,8 @@ export interface TaskRecord
   socketAttempts?: number;
   /** The relay of the final task to the client's own webhook, once the task has ended. */
   webhook?: WebhookState;
+  /** When a stop was last sent to Wiro; repeats soon after it are not sent again. */
+  stopRequestedAt?: number;
   /** When the Worker stopped waiting (the deadline): the client saw the end, Wiro may not have. */
   stoppedWaitingAt?: number;
   /** The client's running slot is free again. */

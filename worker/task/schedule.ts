@@ -34,6 +34,14 @@ export function nextAlarmAt(pollAt: number | undefined, webhook: WebhookState | 
   return due.length > 0 ? Math.min(...due) : undefined;
 }
 
+/** Stops sent to Wiro for one task are at least this far apart. */
+export const STOP_INTERVAL_MS = 5000;
+
+/** A stop asked for soon after the last one reaches no Wiro: double clicks and retries cost nothing. */
+export function stopIsTooSoon(now: number, stopRequestedAt: number | undefined): boolean {
+  return stopRequestedAt !== undefined && now - stopRequestedAt < STOP_INTERVAL_MS;
+}
+
 /** The client has waited as long as the Worker lets it: the task is given up on. */
 export function deadlinePassed(now: number, deadlineAt: number): boolean {
   return now >= deadlineAt;

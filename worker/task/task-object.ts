@@ -32,7 +32,7 @@ import {
   type TaskEvent,
   type TaskRecord,
 } from './record';
-import { deadlinePassed, nextAlarmAt, nextLateReadAt, nextPollAt } from './schedule';
+import { deadlinePassed, nextAlarmAt, nextLateReadAt, nextPollAt, stopIsTooSoon } from './schedule';
 import { Settlement } from './settlement';
 import { shouldApply, timedOut, toClientTask } from './state';
 import { attach, type StopHow, UpstreamCalls } from './upstream-calls';
@@ -140,6 +140,8 @@ export class TaskObject extends DurableObject<Bindings> {
     if (isTerminal(record.task.status)) {
       return refusal(409, `Task ${record.taskid} has already ended (${record.task.status}); there is nothing to stop`);
     }
+    // A repeat soon after a stop answers the task as it stands; only the first reaches Wiro.
+    if (stopIsTooSoon(Date.now(), record.stopRequestedAt)) return { ok: true, body: record.task };
     const answer = await this.#calls.stop(record, how);
     await this.#save();
     if (!answer.ok) return answer;

@@ -41,11 +41,13 @@ export class UpstreamCalls {
 
   /**
    * Asks Wiro to stop the task, named by its id and by Wiro's token for it (Wiro's documents name
-   * it both ways); Wiro's refusal is an outcome, not an error.
+   * it both ways); Wiro's refusal is an outcome, not an error. The time is kept on the record
+   * before the call leaves, so repeats that arrive while it is on its way see it.
    */
   async stop(record: TaskRecord, how: StopHow): Promise<Outcome<WiroEnvelope>> {
     const ids = record.wiro;
     if (!ids) return refusal(409, 'Wiro has not confirmed this task yet: try again in a few seconds');
+    record.stopRequestedAt = Date.now();
     try {
       const body = await this.#counted(record, (wiro) =>
         how === 'cancel' ? wiro.cancel(ids.taskid, ids.token) : wiro.kill(ids.taskid, ids.token),

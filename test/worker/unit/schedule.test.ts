@@ -7,6 +7,8 @@ import {
   nextLateReadAt,
   nextPollAt,
   pollDelay,
+  STOP_INTERVAL_MS,
+  stopIsTooSoon,
 } from '../../../worker/task/schedule';
 import { afterAttempt, isDue, newWebhook, WEBHOOK_RETRY_DELAYS_MS } from '../../../worker/task/webhook';
 
@@ -51,6 +53,14 @@ describe('the alarm', () => {
     expect(nextLateReadAt(0, 0)).toBe(AFTERLIFE_POLL_MS);
     expect(nextLateReadAt(day - 1, 0)).toBe(day - 1 + AFTERLIFE_POLL_MS);
     expect(nextLateReadAt(day, 0)).toBeUndefined();
+  });
+});
+
+describe('stopping', () => {
+  it('lets a stop reach Wiro at most once per interval', () => {
+    expect(stopIsTooSoon(1000, undefined)).toBe(false);
+    expect(stopIsTooSoon(1000 + STOP_INTERVAL_MS - 1, 1000)).toBe(true);
+    expect(stopIsTooSoon(1000 + STOP_INTERVAL_MS, 1000)).toBe(false);
   });
 });
 
