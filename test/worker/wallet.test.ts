@@ -6,6 +6,7 @@
  */
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_RUN_COST_ESTIMATE } from '../../worker/guard/budget';
 import {
   budgetStub,
   budgetUsage,
@@ -106,6 +107,19 @@ describe('stopping a task', () => {
     await runDurableObjectAlarm(taskObjectOf(token));
     return { token, wiroId };
   }
+
+  it('learns the estimate only from tasks that finished normally, yet books what a killed one cost', async () => {
+    const { token, wiroId } = await running('198.51.100.63');
+    expect((await post('/v1/Task/Kill', { tasktoken: token })).status).toBe(200);
+    expect((await detail(token)).body.tasklist[0].status).toBe('task_cancel');
+    const cost = Number((await emulator.state()).tasks.find((task) => task.id === wiroId)?.totalcost);
+    expect(cost).toBeGreaterThan(0);
+    const usage = await budgetUsage();
+    expect(usage).toMatchObject({ openRuns: 0, reserved: 0 });
+    expect(usage.spend).toBeCloseTo(cost, 10);
+    // A killed task's cost is partial: learning from it would let more Runs under the cap.
+    expect(usage.estimatePerRun).toBe(DEFAULT_RUN_COST_ESTIMATE);
+  });
 
   it('names the task to Wiro by its id and Wiro’s own token for it', async () => {
     const { token, wiroId } = await running('198.51.100.64');

@@ -6,8 +6,18 @@
  * A guard that cannot be reached is logged, not thrown: the task's end must still reach its
  * watchers, and the budget books a forgotten reservation as spent anyway.
  */
+import type { WiroTask } from '../../shared/protocol';
 import type { Bindings } from '../env';
 import type { TaskRecord } from './record';
+
+/**
+ * Whether the task shows what a whole Run costs: it ended normally (exit code 0), and neither
+ * the client nor the deadline stopped it.
+ */
+export function ranToTheEnd(task: Pick<WiroTask, 'status' | 'pexit'>, record: TaskRecord): boolean {
+  const stopped = record.stopRequestedAt !== undefined || record.stoppedWaitingAt !== undefined;
+  return task.status === 'task_postprocess_end' && task.pexit === '0' && !stopped;
+}
 
 export class Settlement {
   readonly #env: Bindings;
@@ -29,11 +39,14 @@ export class Settlement {
     }
   }
 
-  /** `cost` in US dollars as Wiro reports it replaces the reservation; undefined keeps the reservation as the cost. */
-  async settleCost(record: TaskRecord, cost: number | undefined): Promise<void> {
+  /**
+   * `cost` in US dollars as Wiro reports it replaces the reservation (undefined keeps the
+   * reservation as the cost); the budget's estimate `learn`s from it only for a whole Run.
+   */
+  async settleCost(record: TaskRecord, cost: number | undefined, learn = false): Promise<void> {
     if (record.costSettled) return;
     try {
-      await this.#env.BUDGET.get(this.#env.BUDGET.idFromName('global')).settle(record.ticket, cost);
+      await this.#env.BUDGET.get(this.#env.BUDGET.idFromName('global')).settle(record.ticket, cost, learn);
       record.costSettled = true;
     } catch (error) {
       this.#log('could not book the cost', error);

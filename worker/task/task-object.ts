@@ -33,7 +33,7 @@ import {
   type TaskRecord,
 } from './record';
 import { deadlinePassed, nextAlarmAt, nextLateReadAt, nextPollAt, stopIsTooSoon } from './schedule';
-import { Settlement } from './settlement';
+import { ranToTheEnd, Settlement } from './settlement';
 import { shouldApply, timedOut, toClientTask } from './state';
 import { attach, type StopHow, UpstreamCalls } from './upstream-calls';
 import { UpstreamFollower } from './upstream-socket';
@@ -346,7 +346,9 @@ export class TaskObject extends DurableObject<Bindings> {
     if (terminal) {
       await this.#schedule();
       await this.#settlement.releaseSlot(record);
-      if (record.stoppedWaitingAt === undefined) await this.#settlement.settleCost(record, Number(next.totalcost));
+      if (record.stoppedWaitingAt === undefined) {
+        await this.#settlement.settleCost(record, Number(next.totalcost), ranToTheEnd(next, record));
+      }
       await this.#save();
     }
   }
