@@ -100,7 +100,7 @@ export class TaskObject extends DurableObject<Bindings> {
     // Kept before the Run leaves: if its answer is lost, this task still knows it was sent.
     this.#record = record;
     this.#history.create();
-    await this.#save();
+    this.#save();
 
     const answer = await this.#calls.run(record, args.slug, upstreamRunBody(args.input, args.callbackUrl));
     if (!answer.ok && answer.run === 'refused') {
@@ -143,7 +143,7 @@ export class TaskObject extends DurableObject<Bindings> {
     // A repeat soon after a stop answers the task as it stands; only the first reaches Wiro.
     if (stopIsTooSoon(Date.now(), record.stopRequestedAt)) return { ok: true, body: record.task };
     const answer = await this.#calls.stop(record, how);
-    await this.#save();
+    this.#save();
     if (!answer.ok) return answer;
     // Wiro's answer to our own signed call is first-hand; use its task when it sends one.
     const task = Array.isArray(answer.body.tasklist) ? (answer.body.tasklist[0] as WiroTask | undefined) : undefined;
@@ -223,7 +223,7 @@ export class TaskObject extends DurableObject<Bindings> {
       record.pollAt = nextLateReadAt(now, record.stoppedWaitingAt);
       // Wiro never reported the end: the reservation stays booked as the cost.
       if (record.pollAt === undefined) await this.#settlement.settleCost(record, undefined);
-      await this.#save();
+      this.#save();
       return;
     }
     if (!this.#follower.lively(now)) {
@@ -240,7 +240,7 @@ export class TaskObject extends DurableObject<Bindings> {
       return;
     }
     record.pollAt = nextPollAt(Date.now(), record.polls, readConfig(this.env).pollFirstMs, record.deadlineAt);
-    await this.#save();
+    this.#save();
   }
 
   /**
@@ -272,7 +272,7 @@ export class TaskObject extends DurableObject<Bindings> {
     const { state, failed } = await relayOnce(record.webhook, this.env.WEBHOOK_SECRET, record.task);
     record.webhook = state;
     if (failed) this.#log(`webhook attempt ${state.attempts} failed`, failed);
-    await this.#save();
+    this.#save();
   }
 
   /** Sets the alarm for whatever is due next, or clears it when nothing is. */
@@ -280,7 +280,7 @@ export class TaskObject extends DurableObject<Bindings> {
     const record = this.#record;
     if (!record) return;
     record.alarmAt = nextAlarmAt(record.pollAt, record.webhook);
-    await this.#save();
+    this.#save();
     if (record.alarmAt !== undefined) await this.ctx.storage.setAlarm(record.alarmAt);
     else await this.ctx.storage.deleteAlarm();
   }
@@ -330,7 +330,7 @@ export class TaskObject extends DurableObject<Bindings> {
       return;
     }
     if (!shouldApply(record.task, next)) {
-      await this.#save();
+      this.#save();
       return;
     }
     const terminal = isTerminal(next.status);
@@ -341,7 +341,7 @@ export class TaskObject extends DurableObject<Bindings> {
       if (record.clientCallbackUrl) record.webhook = newWebhook(record.clientCallbackUrl, `msg_${record.taskid}`);
     }
     record.task = next;
-    await this.#save();
+    this.#save();
     this.#append(next);
     if (terminal) {
       await this.#schedule();
@@ -349,7 +349,7 @@ export class TaskObject extends DurableObject<Bindings> {
       if (record.stoppedWaitingAt === undefined) {
         await this.#settlement.settleCost(record, Number(next.totalcost), ranToTheEnd(next, record));
       }
-      await this.#save();
+      this.#save();
     }
   }
 
@@ -367,7 +367,7 @@ export class TaskObject extends DurableObject<Bindings> {
     record.task.totalcost = task.totalcost;
     await this.#schedule();
     await this.#settlement.settleCost(record, Number(task.totalcost));
-    await this.#save();
+    this.#save();
   }
 
   #keep(bucket: R2Bucket, outputs: WiroTask['outputs']) {
@@ -380,8 +380,12 @@ export class TaskObject extends DurableObject<Bindings> {
     this.#watchers.send(this.#history.append(task));
   }
 
-  async #save(): Promise<void> {
-    if (this.#record) await this.ctx.storage.put('record', this.#record);
+  /**
+   * Synchronous, so a status is stored and then sent in the same turn, with no wait between: the
+   * write is in storage before any watcher can read the event.
+   */
+  #save(): void {
+    if (this.#record) this.ctx.storage.kv.put('record', this.#record);
   }
 
   #log(what: string, error: unknown): void {

@@ -77,7 +77,7 @@ const SOCKET_ATTEMPTS = 3;
 /** What the follower needs from its task object. */
 export interface FollowerHost {
   record(): TaskRecord | undefined;
-  save(): Promise<void>;
+  save(): void;
   /** The socket said where the task is (a running status, progress): taken as it comes. */
   moved(task: WiroTask): Promise<void>;
   /** The socket said the task ended: to be confirmed with Detail, which brings outputs and exit code. */
@@ -110,7 +110,7 @@ export class UpstreamFollower {
     if (!record?.socketUrl || !record.wiro || isTerminal(record.task.status) || this.#socket.connected) return;
     if ((record.socketAttempts ?? 0) >= SOCKET_ATTEMPTS) return;
     record.socketAttempts = (record.socketAttempts ?? 0) + 1;
-    await this.#host.save();
+    this.#host.save();
     const opened = await this.#socket.open(record.socketUrl, record.wiro.token, (message) => {
       this.#queue = this.#queue.then(() => this.#onMessage(message));
     });
