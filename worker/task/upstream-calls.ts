@@ -4,8 +4,7 @@
  * (what a task cost on Wiro, for operators and benchmarks) counts every call, failed ones too.
  */
 import type { RunAnswer, WiroEnvelope, WiroTask } from '../../shared/protocol';
-import type { Bindings } from '../env';
-import { readConfig } from '../env';
+import { type Bindings, readConfig } from '../env';
 import { UpstreamError, WiroClient } from '../wiro/client';
 import { findLostRun } from './lost-run';
 import { failure, type Outcome, refusal, type TaskRecord } from './record';
