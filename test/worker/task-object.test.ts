@@ -185,7 +185,10 @@ describe('the state machine', () => {
 });
 
 async function readEvents(response: Response): Promise<Array<{ id: string; event: string; data: any }>> {
-  const text = await response.text();
+  return parseEvents(await response.text());
+}
+
+function parseEvents(text: string): Array<{ id: string; event: string; data: any }> {
   return text
     .split('\n\n')
     .filter((block) => block.includes('event:'))
@@ -225,6 +228,25 @@ describe('the event stream', () => {
     });
     const events = await readEvents(response);
     expect(events.map((event) => [event.id, event.event])).toEqual([['3', 'task_cancel']]);
+  });
+
+  it('brings the terminal event to a watcher, and then the stream ends on its own', async () => {
+    const { wiroId, socketaccesstoken } = await startTask();
+    const response = await SELF.fetch(`${BASE}/v1/Task/Events?tasktoken=${socketaccesstoken}`);
+    const reader = (response.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+    await emulator.advance(wiroId, 'task_postprocess_end');
+    await runDurableObjectAlarm(taskObjectOf(socketaccesstoken));
+    let received = '';
+    while (!received.includes('event: task_postprocess_end')) {
+      const chunk = await reader.read();
+      expect(chunk.done, 'the stream ended before the terminal event').toBe(false);
+      received += chunk.value;
+    }
+    // The stream ends by itself once the event is out: awaited, not timed.
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) received += chunk.value;
+    const events = parseEvents(received);
+    expect(events.map((event) => event.event)).toEqual(['task_queue', 'task_postprocess_end']);
+    expect(events[1]?.data).toMatchObject({ status: 'task_postprocess_end', pexit: '0' });
   });
 
   it('refuses an unknown token with 404 in Wiro’s envelope', async () => {

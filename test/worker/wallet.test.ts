@@ -6,6 +6,7 @@
  */
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_RUN_COST_ESTIMATE } from '../../worker/guard/budget';
 import {
   budgetStub,
   budgetUsage,
@@ -96,6 +97,59 @@ describe('the spending cap', () => {
   });
 });
 
+describe('stopping a task', () => {
+  async function running(ip: string): Promise<{ token: string; wiroId: string }> {
+    const started = await runAs(ip, GENEROUS);
+    const { socketaccesstoken: token } = (await started.json()) as { socketaccesstoken: string };
+    const wiroId = await wiroIdOf(token);
+    await emulator.advance(wiroId, 'task_output');
+    // The object reads it, so it knows the task is running.
+    await runDurableObjectAlarm(taskObjectOf(token));
+    return { token, wiroId };
+  }
+
+  it('learns the estimate only from tasks that finished normally, yet books what a killed one cost', async () => {
+    const { token, wiroId } = await running('198.51.100.63');
+    expect((await post('/v1/Task/Kill', { tasktoken: token })).status).toBe(200);
+    expect((await detail(token)).body.tasklist[0].status).toBe('task_cancel');
+    const cost = Number((await emulator.state()).tasks.find((task) => task.id === wiroId)?.totalcost);
+    expect(cost).toBeGreaterThan(0);
+    const usage = await budgetUsage();
+    expect(usage).toMatchObject({ openRuns: 0, reserved: 0 });
+    expect(usage.spend).toBeCloseTo(cost, 10);
+    // A killed task's cost is partial: learning from it would let more Runs under the cap.
+    expect(usage.estimatePerRun).toBe(DEFAULT_RUN_COST_ESTIMATE);
+  });
+
+  it('names the task to Wiro by its id and Wiro’s own token for it', async () => {
+    const { token, wiroId } = await running('198.51.100.64');
+    await post('/v1/Task/Kill', { tasktoken: token });
+    const { calls, tasks } = await emulator.state();
+    const wiroToken = tasks.find((task) => task.id === wiroId)?.socketaccesstoken;
+    expect(wiroToken).toEqual(expect.any(String));
+    expect(calls.filter((call) => call.route === 'Kill').map((call) => call.body)).toEqual([
+      { taskid: wiroId, tasktoken: wiroToken },
+    ]);
+  });
+
+  it('sends one stop to Wiro for many rapid Kill calls, and answers the repeats with the task', async () => {
+    const { token } = await running('198.51.100.65');
+    // Wiro fails the stop, so the task keeps running and every repeat could call again.
+    await emulator.fault({ route: 'Kill', kind: '500', times: 10 });
+    const first = await post('/v1/Task/Kill', { tasktoken: token });
+    expect(first.status).toBeGreaterThanOrEqual(500);
+    for (let i = 0; i < 5; i++) {
+      const repeat = await post('/v1/Task/Kill', { tasktoken: token });
+      expect(repeat.status).toBe(200);
+      expect(((await repeat.json()) as { tasklist: Array<{ status: string }> }).tasklist[0]?.status).toBe(
+        'task_output',
+      );
+    }
+    const kills = (await emulator.state()).calls.filter((call) => call.route === 'Kill');
+    expect(kills).toHaveLength(1);
+  });
+});
+
 describe('Idempotency-Key', () => {
   it('is scoped to its client: another visitor with the same key gets a task of its own', async () => {
     const key = { 'idempotency-key': 'shared-key-1234-5678' };
@@ -168,8 +222,10 @@ describe('giving up on a task', () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
 
     const { calls, tasks } = await emulator.state();
-    expect(calls.filter((call) => call.route === 'Kill').map((call) => call.body)).toEqual([{ taskid: wiroId }]);
     const killed = tasks.find((task) => task.id === wiroId);
+    expect(calls.filter((call) => call.route === 'Kill').map((call) => call.body)).toEqual([
+      { taskid: wiroId, tasktoken: killed?.socketaccesstoken },
+    ]);
     expect(killed?.status).toBe('task_cancel');
     const { body } = await detail(socketaccesstoken);
     expect(body.tasklist[0]).toMatchObject({ status: 'task_postprocess_end', pexit: '-1' });

@@ -123,16 +123,18 @@ export class BudgetObject extends DurableObject<Bindings> {
 
   /**
    * The Run's task is over on Wiro (a refused Run costs 0): its real cost replaces the
-   * reservation. An unknown cost books the reservation itself, never less.
+   * reservation. An unknown cost books the reservation itself, never less. The estimate `learn`s
+   * only from tasks that ran to their normal end: a killed, cancelled or timed-out task cost
+   * less than a whole Run, and learning from it would let more Runs under the cap.
    */
-  async settle(id: string, cost: number | undefined): Promise<void> {
+  async settle(id: string, cost: number | undefined, learn = false): Promise<void> {
     const reservation = this.#state.reservations[id];
     if (!reservation) return;
     delete this.#state.reservations[id];
     this.#today();
     const known = cost !== undefined && Number.isFinite(cost) && cost >= 0;
     this.#book(reservation.origin, known ? cost : reservation.amount);
-    if (known && cost > 0) {
+    if (learn && known && cost > 0) {
       this.#state.perUnit = [...this.#state.perUnit, cost / reservation.units].slice(-LEARN_FROM);
     }
     await this.#save();

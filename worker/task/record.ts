@@ -1,8 +1,7 @@
 /**
  * What a task object keeps and answers: the record of one task (the start's settings, less the
  * inputs, which Wiro holds, and the task's life), the events it streams, and the `Outcome` its
- * methods answer across the RPC boundary (an error's fields would not survive it). Records
- * written before ids were signed are brought up to date as they are read.
+ * methods answer across the RPC boundary (an error's fields would not survive it).
  */
 
 import type { RunAnswer, WiroErrorItem, WiroTask } from '../../shared/protocol';
@@ -77,6 +76,8 @@ export interface TaskRecord
   socketAttempts?: number;
   /** The relay of the final task to the client's own webhook, once the task has ended. */
   webhook?: WebhookState;
+  /** When a stop was last sent to Wiro; repeats soon after it are not sent again. */
+  stopRequestedAt?: number;
   /** When the Worker stopped waiting (the deadline): the client saw the end, Wiro may not have. */
   stoppedWaitingAt?: number;
   /** The client's running slot is free again. */
@@ -105,24 +106,11 @@ export function notFound(): Failure {
   return { ok: false, status: 404, errors: [{ code: WiroCode.notFound, message: NOT_FOUND_MESSAGE }] };
 }
 
-/** What records kept before ids were signed: Wiro's id as the taskid, and Wiro's token apart. */
-export interface LegacyFields {
-  upstreamToken?: string;
-}
-
-/** A record written before ids were signed: its token becomes its taskid too (both open it). */
-export function migrate(saved: (TaskRecord & LegacyFields) | undefined): TaskRecord | undefined {
-  if (!saved?.upstreamToken) return saved;
-  const { upstreamToken, ...record } = saved;
-  const legacyClient = record.client as unknown as { key: string; origin?: string; budgetLine?: string };
-  return {
-    ...record,
-    wiro: { taskid: record.taskid, token: upstreamToken },
-    taskid: record.token,
-    task: { ...record.task, id: record.token },
-    client: { key: legacyClient.key, budgetLine: legacyClient.budgetLine ?? legacyClient.origin ?? '' },
-    callbackUrl: record.callbackUrl ?? '',
-  };
+/** A Run whose answer was lost: its error, with the identifiers to follow the task that may run. */
+export function lostRun(failed: Failure, record: Pick<TaskRecord, 'taskid' | 'token'>): Failure {
+  const hint =
+    'The Run may have started: follow it with this taskid, or repeat the request with the same Idempotency-Key';
+  return { ...failed, run: 'lost', extra: { taskid: record.taskid, socketaccesstoken: record.token, hint } };
 }
 
 /** A task about to be sent to Wiro: queued, with the parameters Wiro will report for it. */

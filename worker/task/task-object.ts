@@ -14,28 +14,14 @@
  * RPC boundary; the Worker turns a failed outcome back into an `ApiError`.
  */
 import { DurableObject } from 'cloudflare:workers';
-import {
-  isFailed,
-  isTerminal,
-  QUEUED_STATUSES,
-  type RunAnswer,
-  rankOf,
-  type SocketMessage,
-  toSocketMessage,
-  type WiroEnvelope,
-  type WiroTask,
-} from '../../shared/protocol';
+import { isFailed, isTerminal, QUEUED_STATUSES, toSocketMessage, type WiroTask } from '../../shared/protocol';
 import { type Bindings, readConfig } from '../env';
 import { upstreamRunBody } from '../tool/schema';
-import { UpstreamError, WiroClient } from '../wiro/client';
 import { Claim } from './claim';
 import { EventLog } from './event-log';
-import { findLostRun } from './lost-run';
 import { keepOutputs } from './outputs';
 import {
-  failure,
-  type LegacyFields,
-  migrate,
+  lostRun,
   newRecord,
   notFound,
   type Outcome,
@@ -46,35 +32,36 @@ import {
   type TaskEvent,
   type TaskRecord,
 } from './record';
-import { AFTERLIFE_MS, AFTERLIFE_POLL_MS, nextPollAt } from './schedule';
-import { releaseSlot, settleCost } from './settlement';
-import { parseProgress, shouldApply, timedOut, toClientTask } from './state';
-import { UpstreamSocket } from './upstream-socket';
+import { deadlinePassed, nextAlarmAt, nextLateReadAt, nextPollAt, stopIsTooSoon } from './schedule';
+import { ranToTheEnd, Settlement } from './settlement';
+import { shouldApply, timedOut, toClientTask } from './state';
+import { attach, type StopHow, UpstreamCalls } from './upstream-calls';
+import { UpstreamFollower } from './upstream-socket';
 import { Watchers } from './watchers';
-import { afterAttempt, deliverWebhook, isDue, isPending, newWebhook } from './webhook';
-
-/** A poll is skipped when Wiro's socket spoke more recently than this. */
-const SOCKET_QUIET_MS = 15_000;
-const SOCKET_ATTEMPTS = 3;
+import { isDue, newWebhook, relayOnce } from './webhook';
 
 export class TaskObject extends DurableObject<Bindings> {
   #record: TaskRecord | undefined;
   #refreshing: Promise<void> | undefined;
   /** An `Idempotency-Key` Run on its way here: repeats wait for it instead of racing it. */
   readonly #claim = new Claim();
-  readonly #upstream = new UpstreamSocket();
-  /** Socket messages are handled one at a time, in order. */
-  #socketQueue: Promise<void> = Promise.resolve();
-  readonly #watchers: Watchers;
-  readonly #history: EventLog;
+  readonly #calls = new UpstreamCalls(this.env);
+  readonly #settlement = new Settlement(this.env, (what, error) => this.#log(what, error));
+  readonly #follower = new UpstreamFollower({
+    record: () => this.#record,
+    save: () => this.#save(),
+    moved: (task) => this.#apply(task, { trusted: true }),
+    ended: () => this.#refresh(),
+    log: (what, error) => this.#log(what, error),
+  });
+  readonly #watchers = new Watchers(this.ctx);
+  readonly #history = new EventLog(this.ctx.storage.sql);
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
-    this.#watchers = new Watchers(ctx);
-    this.#history = new EventLog(ctx.storage.sql);
     // Reading writes nothing: an object opened by an identifier it never had stays empty.
     ctx.blockConcurrencyWhile(async () => {
-      this.#record = migrate(await ctx.storage.get<TaskRecord & LegacyFields>('record'));
+      this.#record = await ctx.storage.get<TaskRecord>('record');
     });
   }
 
@@ -113,35 +100,25 @@ export class TaskObject extends DurableObject<Bindings> {
     // Kept before the Run leaves: if its answer is lost, this task still knows it was sent.
     this.#record = record;
     this.#history.create();
-    await this.#save();
+    this.#save();
 
-    const wiro = new WiroClient(config);
-    let answer: RunAnswer;
-    try {
-      answer = await wiro.run(args.slug, upstreamRunBody(args.input, args.callbackUrl));
-    } catch (error) {
-      const failed = failure(error);
-      if (!(error instanceof UpstreamError) || error.refused) {
-        // Nothing started: leave no state behind, so a retry may start afresh.
-        this.#record = undefined;
-        await this.ctx.storage.deleteAll();
-        return { ...failed, run: 'refused' };
-      }
-      // Wiro may have started the task: follow it as unconfirmed until it is found or given up.
-      record.upstreamCalls += wiro.calls;
-      this.#append(record.task);
-      await this.#schedule();
-      this.#log('Run answer lost; looking for the task on Wiro', failed.errors[0]?.message);
-      const hint =
-        'The Run may have started: follow it with this taskid, or repeat the request with the same Idempotency-Key';
-      return { ...failed, run: 'lost', extra: { taskid: record.taskid, socketaccesstoken: record.token, hint } };
+    const answer = await this.#calls.run(record, args.slug, upstreamRunBody(args.input, args.callbackUrl));
+    if (!answer.ok && answer.run === 'refused') {
+      // Nothing started: leave no state behind, so a retry may start afresh.
+      this.#record = undefined;
+      await this.ctx.storage.deleteAll();
+      return answer;
     }
-    record.wiro = { taskid: answer.taskid, token: answer.socketaccesstoken };
-    record.upstreamCalls += wiro.calls;
+    // A lost answer: Wiro may have started the task, so it is followed as unconfirmed until found or given up.
+    if (answer.ok) record.wiro = { taskid: answer.body.taskid, token: answer.body.socketaccesstoken };
     this.#append(record.task);
     await this.#schedule();
+    if (!answer.ok) {
+      this.#log('Run answer lost; looking for the task on Wiro', answer.errors[0]?.message);
+      return lostRun(answer, record);
+    }
     // Not awaited: the client gets its token now; the socket joins in as soon as it can.
-    this.ctx.waitUntil(this.#subscribe());
+    this.ctx.waitUntil(this.#follower.follow());
     return { ok: true, body: { result: true, errors: [], taskid: record.taskid, socketaccesstoken: record.token } };
   }
 
@@ -157,35 +134,22 @@ export class TaskObject extends DurableObject<Bindings> {
   }
 
   /** Stops the task: Wiro's `Task/Cancel` while queued, `Task/Kill` once it runs. */
-  async stop(how: 'cancel' | 'kill'): Promise<Outcome<WiroTask>> {
+  async stop(how: StopHow): Promise<Outcome<WiroTask>> {
     const record = this.#record;
     if (!record) return notFound();
     if (isTerminal(record.task.status)) {
       return refusal(409, `Task ${record.taskid} has already ended (${record.task.status}); there is nothing to stop`);
     }
-    if (!record.wiro) {
-      return refusal(409, 'Wiro has not confirmed this task yet: try again in a few seconds');
-    }
-    const answer = await this.#stopOnWiro(record.wiro.taskid, how);
+    // A repeat soon after a stop answers the task as it stands; only the first reaches Wiro.
+    if (stopIsTooSoon(Date.now(), record.stopRequestedAt)) return { ok: true, body: record.task };
+    const answer = await this.#calls.stop(record, how);
+    this.#save();
     if (!answer.ok) return answer;
     // Wiro's answer to our own signed call is first-hand; use its task when it sends one.
     const task = Array.isArray(answer.body.tasklist) ? (answer.body.tasklist[0] as WiroTask | undefined) : undefined;
     if (task && typeof task.status === 'string') await this.#apply(task);
     else await this.#refresh().catch((error) => this.#log('re-read after stopping failed', error));
     return { ok: true, body: record.task };
-  }
-
-  async #stopOnWiro(wiroTaskid: string, how: 'cancel' | 'kill'): Promise<Outcome<WiroEnvelope>> {
-    const record = this.#record;
-    const wiro = new WiroClient(readConfig(this.env));
-    try {
-      return { ok: true, body: how === 'cancel' ? await wiro.cancel(wiroTaskid) : await wiro.kill(wiroTaskid) };
-    } catch (error) {
-      return failure(error);
-    } finally {
-      if (record) record.upstreamCalls += wiro.calls;
-      await this.#save();
-    }
   }
 
   /**
@@ -212,15 +176,10 @@ export class TaskObject extends DurableObject<Bindings> {
   }
 
   /** Counters for operators and benchmarks. */
-  stats(): { upstreamCalls: number; polls: number; status: string; watchers: number } | undefined {
-    const record = this.#record;
-    if (!record) return undefined;
-    return {
-      upstreamCalls: record.upstreamCalls,
-      polls: record.polls,
-      status: record.task.status,
-      watchers: this.#watchers.size,
-    };
+  stats() {
+    if (!this.#record) return undefined;
+    const { upstreamCalls, polls, task } = this.#record;
+    return { upstreamCalls, polls, status: task.status, watchers: this.#watchers.size };
   }
 
   /** The live streams: Wiro's socket protocol over a WebSocket, or Server-Sent Events. */
@@ -247,7 +206,7 @@ export class TaskObject extends DurableObject<Bindings> {
   override async alarm(): Promise<void> {
     // Jobs due by the time the alarm was set for are due now (an alarm may fire a little early).
     const dueBy = Math.max(this.#record?.alarmAt ?? 0, Date.now());
-    await this.#subscribe();
+    await this.#follower.follow();
     await this.#poll(dueBy);
     await this.#relay(dueBy);
     await this.#schedule();
@@ -261,17 +220,13 @@ export class TaskObject extends DurableObject<Bindings> {
     if (record.stoppedWaitingAt !== undefined) {
       await this.#refresh().catch((error) => this.#log('late read failed', error));
       if (record.pollAt === undefined) return;
-      if (now - record.stoppedWaitingAt >= AFTERLIFE_MS) {
-        // Wiro never reported the end: the reservation stays booked as the cost.
-        record.pollAt = undefined;
-        await this.#settleCost(undefined);
-      } else record.pollAt = now + AFTERLIFE_POLL_MS;
-      await this.#save();
+      record.pollAt = nextLateReadAt(now, record.stoppedWaitingAt);
+      // Wiro never reported the end: the reservation stays booked as the cost.
+      if (record.pollAt === undefined) await this.#settlement.settleCost(record, undefined);
+      this.#save();
       return;
     }
-    // While Wiro's socket keeps talking, a poll would only repeat what it said.
-    const socketLively = this.#upstream.connected && now - this.#upstream.lastMessageAt < SOCKET_QUIET_MS;
-    if (!socketLively) {
+    if (!this.#follower.lively(now)) {
       try {
         if (record.wiro) await this.#refresh();
         else await this.#findLostRun();
@@ -280,12 +235,12 @@ export class TaskObject extends DurableObject<Bindings> {
       }
     }
     if (isTerminal(record.task.status)) return;
-    if (Date.now() >= record.deadlineAt) {
+    if (deadlinePassed(Date.now(), record.deadlineAt)) {
       await this.#giveUp();
       return;
     }
     record.pollAt = nextPollAt(Date.now(), record.polls, readConfig(this.env).pollFirstMs, record.deadlineAt);
-    await this.#save();
+    this.#save();
   }
 
   /**
@@ -296,85 +251,36 @@ export class TaskObject extends DurableObject<Bindings> {
     const record = this.#record;
     if (!record) return;
     const queued = QUEUED_STATUSES.includes(record.task.status);
-    const waited = Date.now() - record.createdAt;
     record.stoppedWaitingAt = Date.now();
-    record.pollAt = Date.now() + AFTERLIFE_POLL_MS;
-    await this.#apply(timedOut(record.task, waited), { trusted: true });
+    record.pollAt = nextLateReadAt(record.stoppedWaitingAt, record.stoppedWaitingAt);
+    await this.#apply(timedOut(record.task, record.stoppedWaitingAt - record.createdAt), { trusted: true });
     if (!record.wiro) {
       // Wiro never confirmed the Run: its cost cannot be read, so the reservation is booked.
       record.pollAt = undefined;
-      await this.#settleCost(undefined);
+      // Saved when the alarm sets its next time.
+      await this.#settlement.settleCost(record, undefined);
       return;
     }
-    const stopped = await this.#stopOnWiro(record.wiro.taskid, queued ? 'cancel' : 'kill');
+    const stopped = await this.#calls.stop(record, queued ? 'cancel' : 'kill');
     if (!stopped.ok) this.#log('could not stop the task on Wiro', stopped.errors[0]?.message);
     await this.#refresh().catch((error) => this.#log('read after stopping failed', error));
   }
 
   async #relay(dueBy: number): Promise<void> {
     const record = this.#record;
-    const webhook = record?.webhook;
-    if (!record || !webhook || !isDue(webhook, dueBy)) return;
-    const secret = this.env.WEBHOOK_SECRET;
-    const result = secret
-      ? await deliverWebhook(webhook, secret, record.task)
-      : { ok: false, outcome: 'no WEBHOOK_SECRET' };
-    record.webhook = afterAttempt(webhook, result.ok, Boolean(secret), Date.now());
-    if (!result.ok) this.#log(`webhook attempt ${record.webhook.attempts} failed`, result.outcome);
-    await this.#save();
-  }
-
-  /** Follows the task on Wiro's realtime socket, when there is one and it is not connected yet. */
-  async #subscribe(): Promise<void> {
-    const record = this.#record;
-    if (!record?.socketUrl || !record.wiro || isTerminal(record.task.status) || this.#upstream.connected) return;
-    if ((record.socketAttempts ?? 0) >= SOCKET_ATTEMPTS) return;
-    record.socketAttempts = (record.socketAttempts ?? 0) + 1;
-    await this.#save();
-    const opened = await this.#upstream.open(record.socketUrl, record.wiro.token, (message) => {
-      this.#socketQueue = this.#socketQueue.then(() => this.#onSocketMessage(message));
-    });
-    if (!opened) this.#log('Wiro socket unavailable; polling', `attempt ${record.socketAttempts}`);
-  }
-
-  /**
-   * A frame from Wiro's socket. Running statuses and progress are taken as they come (the socket
-   * is Wiro's, reached with Wiro's token for this task, which only this object holds); an ending
-   * is confirmed with Detail, which also brings the outputs and the exit code. `task_error` on
-   * the socket is a line of stderr, not a status: it changes nothing.
-   */
-  async #onSocketMessage(message: SocketMessage): Promise<void> {
-    const record = this.#record;
-    if (!record || isTerminal(record.task.status) || message.type === 'task_error') return;
-    try {
-      if (message.type === 'error') {
-        this.#upstream.close();
-      } else if (isTerminal(message.type)) {
-        this.#upstream.close();
-        await this.#refresh();
-      } else if (rankOf(message.type) !== undefined) {
-        // Wiro just told us where the task is: Detail can answer from here without asking again.
-        record.readAt = Date.now();
-        const next: WiroTask = { ...record.task, status: message.type };
-        const progress = parseProgress(message.message);
-        if (progress) next.progress = progress;
-        else if (typeof message.message === 'string' && message.message) next.debugoutput = message.message;
-        await this.#apply(next, { trusted: true });
-      }
-    } catch (error) {
-      this.#log('socket message failed', error);
-    }
+    if (!record?.webhook || !isDue(record.webhook, dueBy)) return;
+    const { state, failed } = await relayOnce(record.webhook, this.env.WEBHOOK_SECRET, record.task);
+    record.webhook = state;
+    if (failed) this.#log(`webhook attempt ${state.attempts} failed`, failed);
+    this.#save();
   }
 
   /** Sets the alarm for whatever is due next, or clears it when nothing is. */
   async #schedule(): Promise<void> {
     const record = this.#record;
     if (!record) return;
-    const due: number[] = [];
-    if (record.pollAt !== undefined) due.push(record.pollAt);
-    if (record.webhook && isPending(record.webhook)) due.push(record.webhook.nextAt);
-    record.alarmAt = due.length > 0 ? Math.min(...due) : undefined;
-    await this.#save();
+    record.alarmAt = nextAlarmAt(record.pollAt, record.webhook);
+    this.#save();
     if (record.alarmAt !== undefined) await this.ctx.storage.setAlarm(record.alarmAt);
     else await this.ctx.storage.deleteAlarm();
   }
@@ -383,15 +289,12 @@ export class TaskObject extends DurableObject<Bindings> {
   #refresh(): Promise<void> {
     const record = this.#record;
     if (!record?.wiro) return Promise.resolve();
-    const token = record.wiro.token;
     this.#refreshing ??= (async () => {
-      const wiro = new WiroClient(readConfig(this.env));
       try {
-        const task = await wiro.detail(token);
+        const task = await this.#calls.read(record);
         record.readAt = Date.now();
         await this.#apply(task);
       } finally {
-        record.upstreamCalls += wiro.calls;
         this.#refreshing = undefined;
       }
     })();
@@ -405,23 +308,13 @@ export class TaskObject extends DurableObject<Bindings> {
   async #findLostRun(callbackBody?: unknown): Promise<void> {
     const record = this.#record;
     if (!record || record.wiro) return;
-    const wiro = new WiroClient(readConfig(this.env));
-    try {
-      const found = await findLostRun(wiro, record.callbackUrl, callbackBody);
-      if (found) await this.#attach(found);
-    } finally {
-      record.upstreamCalls += wiro.calls;
-    }
-  }
-
-  async #attach(task: WiroTask): Promise<void> {
-    const record = this.#record;
-    if (!record || record.wiro) return;
-    record.wiro = { taskid: String(task.id), token: String(task.socketaccesstoken) };
-    record.readAt = Date.now();
-    this.#log('attached the Run whose answer was lost', `Wiro task ${record.wiro.taskid}`);
-    await this.#apply(task);
-    this.ctx.waitUntil(this.#subscribe());
+    const found = await this.#calls.findLost(record, callbackBody);
+    // Another caller may have attached it meanwhile.
+    if (!found || record.wiro) return;
+    attach(record, found);
+    this.#log('attached the Run whose answer was lost', `Wiro task ${found.id}`);
+    await this.#apply(found);
+    this.ctx.waitUntil(this.#follower.follow());
   }
 
   /**
@@ -437,23 +330,26 @@ export class TaskObject extends DurableObject<Bindings> {
       return;
     }
     if (!shouldApply(record.task, next)) {
-      await this.#save();
+      this.#save();
       return;
     }
     const terminal = isTerminal(next.status);
     if (terminal) {
       if (record.stoppedWaitingAt === undefined) record.pollAt = undefined;
-      this.#upstream.close();
-      if (this.env.OUTPUTS && !isFailed(next)) next.outputs = await this.#keep(next.outputs);
+      this.#follower.close();
+      if (this.env.OUTPUTS && !isFailed(next)) next.outputs = await this.#keep(this.env.OUTPUTS, next.outputs);
       if (record.clientCallbackUrl) record.webhook = newWebhook(record.clientCallbackUrl, `msg_${record.taskid}`);
     }
     record.task = next;
-    await this.#save();
+    this.#save();
     this.#append(next);
     if (terminal) {
       await this.#schedule();
-      await this.#releaseSlot();
-      if (record.stoppedWaitingAt === undefined) await this.#settleCost(Number(next.totalcost));
+      await this.#settlement.releaseSlot(record);
+      if (record.stoppedWaitingAt === undefined) {
+        await this.#settlement.settleCost(record, Number(next.totalcost), ranToTheEnd(next, record));
+      }
+      this.#save();
     }
   }
 
@@ -466,37 +362,17 @@ export class TaskObject extends DurableObject<Bindings> {
     if (!record || !isTerminal(task.status)) return;
     record.pollAt = undefined;
     if (task.outputs.length > 0 && !isFailed(task)) {
-      record.task.outputs = this.env.OUTPUTS ? await this.#keep(task.outputs) : task.outputs;
+      record.task.outputs = this.env.OUTPUTS ? await this.#keep(this.env.OUTPUTS, task.outputs) : task.outputs;
     }
     record.task.totalcost = task.totalcost;
-    await this.#save();
     await this.#schedule();
-    await this.#settleCost(Number(task.totalcost));
+    await this.#settlement.settleCost(record, Number(task.totalcost));
+    this.#save();
   }
 
-  #keep(outputs: WiroTask['outputs']) {
-    const bucket = this.env.OUTPUTS;
-    const record = this.#record;
-    if (!bucket || !record) return Promise.resolve(outputs);
-    return keepOutputs(bucket, this.ctx.id.toString(), record.publicOrigin, outputs, (what, error) =>
-      this.#log(what, error),
-    );
-  }
-
-  /** The task no longer counts as running for its client. */
-  async #releaseSlot(): Promise<void> {
-    const record = this.#record;
-    if (!record || record.slotReleased) return;
-    await releaseSlot(this.env, record).catch((error) => this.#log('could not release the running slot', error));
-    await this.#save();
-  }
-
-  /** The task's cost replaces its reservation in the budget (undefined: the reservation stays as the cost). */
-  async #settleCost(cost: number | undefined): Promise<void> {
-    const record = this.#record;
-    if (!record || record.costSettled) return;
-    await settleCost(this.env, record, cost).catch((error) => this.#log('could not book the cost', error));
-    await this.#save();
+  #keep(bucket: R2Bucket, outputs: WiroTask['outputs']) {
+    const log = (what: string, error: unknown) => this.#log(what, error);
+    return keepOutputs(bucket, this.ctx.id.toString(), this.#record?.publicOrigin ?? '', outputs, log);
   }
 
   /** Stores the task's new state as an event, then tells every watcher. */
@@ -504,8 +380,12 @@ export class TaskObject extends DurableObject<Bindings> {
     this.#watchers.send(this.#history.append(task));
   }
 
-  async #save(): Promise<void> {
-    if (this.#record) await this.ctx.storage.put('record', this.#record);
+  /**
+   * Synchronous, so a status is stored and then sent in the same turn, with no wait between: the
+   * write is in storage before any watcher can read the event.
+   */
+  #save(): void {
+    if (this.#record) this.ctx.storage.kv.put('record', this.#record);
   }
 
   #log(what: string, error: unknown): void {

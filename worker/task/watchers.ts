@@ -5,6 +5,12 @@
  * new socket the current state; then every event reaches everyone, each encoded once, and every
  * stream and socket ends after the terminal event. While nothing happens a comment line keeps
  * proxies from closing idle streams.
+ *
+ * SSE is kept as cheap per watcher as a socket send, because a thousand watchers are a thousand
+ * writes per event: each stream is workerd's own byte stream (`IdentityTransformStream`, no JS
+ * between writer and reader); the events of one turn go out as one write per stream; and the
+ * streams end a moment after the terminal event rather than in the same turn, where closing a
+ * thousand streams would hold up delivering the event itself.
  */
 import { isTerminal, toSocketMessage, type WiroTask } from '../../shared/protocol';
 import type { TaskEvent } from './record';
@@ -14,13 +20,24 @@ const KEEPALIVE_MS = 15_000;
 const RETRY_MS = 2000;
 const encoder = new TextEncoder();
 const KEEPALIVE = encoder.encode(': keep-alive\n\n');
+/**
+ * How long the streams stay open after the terminal event. Its bytes are already written, so a
+ * watcher reads it at once; the stream then ends. The open streams keep the object alive meanwhile.
+ */
+const CLOSE_AFTER_MS = 1000;
+
+type Writer = WritableStreamDefaultWriter<ArrayBuffer | ArrayBufferView>;
 
 export function formatEvent(event: TaskEvent): string {
   return `id: ${event.id}\nevent: ${event.status}\ndata: ${JSON.stringify(event.task)}\n\n`;
 }
 
 export class Watchers {
-  readonly #streams = new Set<WritableStreamDefaultWriter<Uint8Array>>();
+  readonly #streams = new Set<Writer>();
+  /** The events sent this turn, written to every stream as one chunk when the turn is over. */
+  #burst: string[] = [];
+  /** The burst holds the terminal event: the streams end after it. */
+  #burstEnds = false;
   #keepalive: ReturnType<typeof setInterval> | undefined;
   readonly #ctx: DurableObjectState;
 
@@ -51,7 +68,7 @@ export class Watchers {
 
   /** Opens a stream that replays `history`; it closes at once if the task has already ended. */
   stream(history: TaskEvent[], ended: boolean): Response {
-    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const { readable, writable } = new IdentityTransformStream();
     const writer = writable.getWriter();
     let text = `retry: ${RETRY_MS}\n\n`;
     for (const event of history) text += formatEvent(event);
@@ -71,17 +88,19 @@ export class Watchers {
     });
   }
 
-  /** Sends one event to everyone; after the terminal event, closes every stream and socket. */
+  /**
+   * Sends one event to everyone; after the terminal event, every stream and socket ends. Streams
+   * get it when the current turn is over, with whatever else this turn sends. No new stream can
+   * open before then (a request is a new task, and the turn's microtasks run first), so none
+   * gets an event twice, once from the history and once from the burst.
+   */
   send(event: TaskEvent): void {
     const terminal = isTerminal(event.status);
-    // Encoded once for everyone: with a thousand watchers the copies add up.
-    const bytes = encoder.encode(formatEvent(event));
-    for (const writer of this.#streams) {
-      this.#write(writer, bytes);
-      if (terminal) writer.close().catch(() => {});
+    if (this.#streams.size > 0) {
+      if (this.#burst.length === 0) queueMicrotask(() => this.#flush());
+      this.#burst.push(formatEvent(event));
+      this.#burstEnds ||= terminal;
     }
-    if (terminal) this.#streams.clear();
-    this.#stopKeepaliveIfIdle();
     const sockets = this.#ctx.getWebSockets();
     if (sockets.length === 0) return;
     const frame = JSON.stringify(toSocketMessage(event.task));
@@ -95,7 +114,24 @@ export class Watchers {
     }
   }
 
-  #write(writer: WritableStreamDefaultWriter<Uint8Array>, bytes: Uint8Array): void {
+  /** The turn's events, encoded once for everyone, in one write per stream. */
+  #flush(): void {
+    const bytes = encoder.encode(this.#burst.join(''));
+    const ends = this.#burstEnds;
+    this.#burst = [];
+    this.#burstEnds = false;
+    for (const writer of this.#streams) this.#write(writer, bytes);
+    if (ends) {
+      const ending = [...this.#streams];
+      this.#streams.clear();
+      setTimeout(() => {
+        for (const writer of ending) writer.close().catch(() => {});
+      }, CLOSE_AFTER_MS);
+    }
+    this.#stopKeepaliveIfIdle();
+  }
+
+  #write(writer: Writer, bytes: Uint8Array): void {
     // Not awaited: a slow reader must not hold up the others. A gone reader fails the write.
     writer.write(bytes).catch(() => {
       this.#streams.delete(writer);

@@ -50,6 +50,21 @@ export function afterAttempt(state: WebhookState, ok: boolean, canSign: boolean,
   if (delay === undefined || !canSign) return { ...state, attempts, gaveUp: true };
   return { ...state, attempts, nextAt: now + delay };
 }
+
+/**
+ * One attempt of the relay that is due: delivered, or its next retry set. `failed` says why an
+ * attempt failed, for the log. Without a secret nothing is sent (nothing could be verified).
+ */
+export async function relayOnce(
+  state: WebhookState,
+  secret: string | undefined,
+  task: WiroTask,
+): Promise<{ state: WebhookState; failed?: string }> {
+  const result = secret ? await deliverWebhook(state, secret, task) : { ok: false, outcome: 'no WEBHOOK_SECRET' };
+  const next = afterAttempt(state, result.ok, Boolean(secret), Date.now());
+  return result.ok ? { state: next } : { state: next, failed: result.outcome };
+}
+
 const DELIVERY_TIMEOUT_MS = 10_000;
 
 const SECRET_PREFIX = 'whsec_';

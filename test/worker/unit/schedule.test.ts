@@ -1,6 +1,15 @@
 /** The poll schedule and the webhook relay's retries, as pure functions. */
 import { describe, expect, it } from 'vitest';
-import { nextPollAt, pollDelay } from '../../../worker/task/schedule';
+import {
+  AFTERLIFE_POLL_MS,
+  deadlinePassed,
+  nextAlarmAt,
+  nextLateReadAt,
+  nextPollAt,
+  pollDelay,
+  STOP_INTERVAL_MS,
+  stopIsTooSoon,
+} from '../../../worker/task/schedule';
 import { afterAttempt, isDue, newWebhook, WEBHOOK_RETRY_DELAYS_MS } from '../../../worker/task/webhook';
 
 describe('polling', () => {
@@ -17,6 +26,41 @@ describe('polling', () => {
     expect(nextPollAt(1000, 0, 1000, 10_000)).toBe(2000);
     // A deadline already past: poll now, and the poll gives up.
     expect(nextPollAt(5000, 0, 1000, 1000)).toBe(5000);
+  });
+});
+
+describe('the alarm', () => {
+  it('fires for the next poll or the relay’s next attempt, whichever is first, and not at all when neither is due', () => {
+    const webhook = { ...newWebhook('u', 'i', 0), nextAt: 5000 };
+    expect(nextAlarmAt(3000, webhook)).toBe(3000);
+    expect(nextAlarmAt(9000, webhook)).toBe(5000);
+    expect(nextAlarmAt(undefined, webhook)).toBe(5000);
+    expect(nextAlarmAt(3000, undefined)).toBe(3000);
+    // A relay that was delivered or given up on wakes nobody.
+    expect(nextAlarmAt(undefined, { ...webhook, delivered: true })).toBeUndefined();
+    expect(nextAlarmAt(undefined, { ...webhook, gaveUp: true })).toBeUndefined();
+    expect(nextAlarmAt(undefined, undefined)).toBeUndefined();
+  });
+
+  it('gives up on a task from its deadline on, not before', () => {
+    expect(deadlinePassed(999, 1000)).toBe(false);
+    expect(deadlinePassed(1000, 1000)).toBe(true);
+    expect(deadlinePassed(1001, 1000)).toBe(true);
+  });
+
+  it('reads a task it stopped waiting for every few minutes for a day, then no more', () => {
+    const day = 24 * 60 * 60_000;
+    expect(nextLateReadAt(0, 0)).toBe(AFTERLIFE_POLL_MS);
+    expect(nextLateReadAt(day - 1, 0)).toBe(day - 1 + AFTERLIFE_POLL_MS);
+    expect(nextLateReadAt(day, 0)).toBeUndefined();
+  });
+});
+
+describe('stopping', () => {
+  it('lets a stop reach Wiro at most once per interval', () => {
+    expect(stopIsTooSoon(1000, undefined)).toBe(false);
+    expect(stopIsTooSoon(1000 + STOP_INTERVAL_MS - 1, 1000)).toBe(true);
+    expect(stopIsTooSoon(1000 + STOP_INTERVAL_MS, 1000)).toBe(false);
   });
 });
 
