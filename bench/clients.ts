@@ -180,13 +180,15 @@ export function watchSse(workerUrl: string, token: string): Watcher {
       signal: abort.signal,
     });
     if (response.status !== 200 || !response.body) throw new Error(`Task/Events answered ${response.status}`);
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    // Bytes decoded as they are read, with no stream in between (a browser's EventSource has none).
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
     let buffer = '';
     for (;;) {
       const { done, value } = await reader.read();
       const at = Date.now();
       if (done) break;
-      buffer += value;
+      buffer += decoder.decode(value, { stream: true });
       let end = buffer.indexOf('\n\n');
       while (end !== -1) {
         const block = buffer.slice(0, end);

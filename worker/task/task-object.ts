@@ -344,6 +344,9 @@ export class TaskObject extends DurableObject<Bindings> {
     this.#save();
     this.#append(next);
     if (terminal) {
+      // The watchers first: the bookkeeping below (the alarm, the limiter and budget calls)
+      // would otherwise hold the streams' bytes until it is done (SSE, 1 watcher: 21 → 12 ms).
+      await this.#watchers.delivered();
       await this.#schedule();
       await this.#settlement.releaseSlot(record);
       if (record.stoppedWaitingAt === undefined) {

@@ -28,12 +28,30 @@ const CLOSE_AFTER_MS = 1000;
 
 type Writer = WritableStreamDefaultWriter<ArrayBuffer | ArrayBufferView>;
 
+/**
+ * A reader this far behind is dropped rather than buffered for without end (it reconnects with
+ * `Last-Event-ID` and gets the history it missed).
+ */
+const MAX_QUEUED_BYTES = 1 << 20;
+
+/**
+ * One SSE watcher. While a write is on its way to the reader, what comes next waits here and goes
+ * out as one write when it lands: a burst of statuses costs a few writes per stream, not one per
+ * status, and a slow reader holds up no one but itself.
+ */
+interface Stream {
+  writer: Writer;
+  writing: boolean;
+  queued: Uint8Array[];
+  queuedBytes: number;
+}
+
 export function formatEvent(event: TaskEvent): string {
   return `id: ${event.id}\nevent: ${event.status}\ndata: ${JSON.stringify(event.task)}\n\n`;
 }
 
 export class Watchers {
-  readonly #streams = new Set<Writer>();
+  readonly #streams = new Set<Stream>();
   /** The events sent this turn, written to every stream as one chunk when the turn is over. */
   #burst: string[] = [];
   /** The burst holds the terminal event: the streams end after it. */
@@ -69,14 +87,14 @@ export class Watchers {
   /** Opens a stream that replays `history`; it closes at once if the task has already ended. */
   stream(history: TaskEvent[], ended: boolean): Response {
     const { readable, writable } = new IdentityTransformStream();
-    const writer = writable.getWriter();
+    const stream: Stream = { writer: writable.getWriter(), writing: false, queued: [], queuedBytes: 0 };
     let text = `retry: ${RETRY_MS}\n\n`;
     for (const event of history) text += formatEvent(event);
-    this.#write(writer, encoder.encode(text));
+    this.#write(stream, encoder.encode(text));
     if (ended) {
-      writer.close().catch(() => {});
+      this.#close(stream);
     } else {
-      this.#streams.add(writer);
+      this.#streams.add(stream);
       this.#startKeepalive();
     }
     return new Response(readable, {
@@ -114,34 +132,83 @@ export class Watchers {
     }
   }
 
+  /**
+   * Resolves once the events sent so far have left for the streams: their bytes go out after
+   * the current turn, so a timer's tick lets them through before slower work the caller awaits.
+   */
+  delivered(): Promise<void> {
+    if (this.#streams.size === 0) return Promise.resolve();
+    return new Promise((resolve) => setTimeout(resolve, 0));
+  }
+
   /** The turn's events, encoded once for everyone, in one write per stream. */
   #flush(): void {
     const bytes = encoder.encode(this.#burst.join(''));
     const ends = this.#burstEnds;
     this.#burst = [];
     this.#burstEnds = false;
-    for (const writer of this.#streams) this.#write(writer, bytes);
+    for (const stream of this.#streams) this.#write(stream, bytes);
     if (ends) {
       const ending = [...this.#streams];
       this.#streams.clear();
       setTimeout(() => {
-        for (const writer of ending) writer.close().catch(() => {});
+        for (const stream of ending) this.#close(stream);
       }, CLOSE_AFTER_MS);
     }
     this.#stopKeepaliveIfIdle();
   }
 
-  #write(writer: Writer, bytes: Uint8Array): void {
+  /** Writes now, or after the write in flight with whatever else has come by then. */
+  #write(stream: Stream, bytes: Uint8Array): void {
+    if (stream.writing) {
+      stream.queued.push(bytes);
+      stream.queuedBytes += bytes.byteLength;
+      if (stream.queuedBytes > MAX_QUEUED_BYTES) this.#drop(stream);
+      return;
+    }
+    stream.writing = true;
     // Not awaited: a slow reader must not hold up the others. A gone reader fails the write.
-    writer.write(bytes).catch(() => {
-      this.#streams.delete(writer);
-      this.#stopKeepaliveIfIdle();
-    });
+    stream.writer.write(bytes).then(
+      () => {
+        stream.writing = false;
+        if (stream.queued.length > 0) this.#write(stream, this.#takeQueued(stream));
+      },
+      () => this.#drop(stream),
+    );
+  }
+
+  #takeQueued(stream: Stream): Uint8Array {
+    const [first, ...rest] = stream.queued;
+    const bytes = rest.length === 0 && first ? first : new Uint8Array(stream.queuedBytes);
+    if (bytes !== first) {
+      let offset = 0;
+      for (const chunk of stream.queued) {
+        bytes.set(chunk, offset);
+        offset += chunk.byteLength;
+      }
+    }
+    stream.queued = [];
+    stream.queuedBytes = 0;
+    return bytes;
+  }
+
+  /** Ends a stream once everything written to it has gone out. */
+  #close(stream: Stream): void {
+    if (stream.queued.length > 0) stream.writer.write(this.#takeQueued(stream)).catch(() => {});
+    stream.writer.close().catch(() => {});
+  }
+
+  #drop(stream: Stream): void {
+    stream.queued = [];
+    stream.queuedBytes = 0;
+    stream.writer.abort().catch(() => {});
+    this.#streams.delete(stream);
+    this.#stopKeepaliveIfIdle();
   }
 
   #startKeepalive(): void {
     this.#keepalive ??= setInterval(() => {
-      for (const writer of this.#streams) this.#write(writer, KEEPALIVE);
+      for (const stream of this.#streams) this.#write(stream, KEEPALIVE);
     }, KEEPALIVE_MS);
   }
 
