@@ -30,16 +30,24 @@ export function judgeGoals(metrics: readonly Metric[], previous?: readonly Metri
   const atMost = (value: number | null, limit: number | null) =>
     value === null || limit === null ? null : value <= limit;
   const goals: Goal[] = [];
+  /** A goal that one figure be at most `limit` times another of the same run. */
+  const ratioGoal = (goal: string, key: string, baseKey: string, limit: number) => {
+    const [value, base] = [v(key), v(baseKey)];
+    goals.push({
+      kind: 'goal',
+      goal,
+      figure: `${ms(value)} / ${ms(base)} = ${x(ratio(value, base))}`,
+      target: `≤ ${limit}×`,
+      met: atMost(ratio(value, base), limit),
+    });
+  };
 
-  const sse = v('latency.sse.n1000.p95');
-  const ws = v('latency.ws.n1000.p95');
-  goals.push({
-    kind: 'goal',
-    goal: 'SSE at parity: end of task to 1,000 watchers, p95 SSE / WebSocket',
-    figure: `${ms(sse)} / ${ms(ws)} = ${x(ratio(sse, ws))}`,
-    target: '≤ 1.5×',
-    met: atMost(ratio(sse, ws), 1.5),
-  });
+  ratioGoal(
+    'SSE at parity: end of task to 1,000 watchers, p95 SSE / WebSocket',
+    'latency.sse.n1000.p95',
+    'latency.ws.n1000.p95',
+    1.5,
+  );
   goals.push({
     kind: 'goal',
     goal: 'SSE at parity: end of task to 100 SSE watchers, p50',
@@ -62,15 +70,12 @@ export function judgeGoals(metrics: readonly Metric[], previous?: readonly Metri
       target: 'all',
       met: inOrder === null || wanted === null ? null : inOrder === wanted,
     });
-    const burst = v(`latency.${transport}.n1000.running.p50`);
-    const end = v(`latency.${transport}.n1000.p50`);
-    goals.push({
-      kind: 'goal',
-      goal: `Running statuses as fast as the end: 1,000 ${name} watchers, p50 burst / end`,
-      figure: `${ms(burst)} / ${ms(end)} = ${x(ratio(burst, end))}`,
-      target: '≤ 1.5×',
-      met: atMost(ratio(burst, end), 1.5),
-    });
+    ratioGoal(
+      `Running statuses as fast as the end: 1,000 ${name} watchers, p50 burst / end`,
+      `latency.${transport}.n1000.running.p50`,
+      `latency.${transport}.n1000.p50`,
+      1.5,
+    );
   }
 
   goals.push({
@@ -80,15 +85,12 @@ export function judgeGoals(metrics: readonly Metric[], previous?: readonly Metri
     target: '≤ 2',
     met: atMost(v('overhead.run.round_trips'), 2),
   });
-  const run = v('overhead.run.worker.p50');
-  const detail = v('overhead.detail_finished.worker.p50');
-  goals.push({
-    kind: 'goal',
-    goal: 'Run on a short path: Run p50 / finished-task Detail p50',
-    figure: `${ms(run)} / ${ms(detail)} = ${x(ratio(run, detail))}`,
-    target: '≤ 2×',
-    met: atMost(ratio(run, detail), 2),
-  });
+  ratioGoal(
+    'Run on a short path: Run p50 / finished-task Detail p50',
+    'overhead.run.worker.p50',
+    'overhead.detail_finished.worker.p50',
+    2,
+  );
 
   const started = v('many.started');
   const lost = v('many.lost');

@@ -130,23 +130,22 @@ async function trial(world: World, transport: Transport, count: number): Promise
     const stalls = monitorEventLoopDelay({ resolution: 10 });
     stalls.enable();
 
+    /** Until every watcher has had `status` (or RUNNING_WAIT_MS passed: the figures say who had it). */
+    const reachedEveryone = (status: string) =>
+      waitFor(
+        `${status} to reach every watcher`,
+        () => (watchers.every((w) => w.seen.has(status)) ? true : undefined),
+        RUNNING_WAIT_MS,
+        10,
+      ).catch(() => undefined);
+
     // 1. Walk to the start of the run, let every watcher have it, then send the burst.
     emulator.advance(task.wiroId, BEFORE_BURST);
-    await waitFor(
-      `${BEFORE_BURST} to reach every watcher`,
-      () => (watchers.every((w) => w.seen.has(BEFORE_BURST)) ? true : undefined),
-      RUNNING_WAIT_MS,
-      10,
-    ).catch(() => undefined);
+    await reachedEveryone(BEFORE_BURST);
     await sleep(50);
     const burstFrom = Date.now();
     emulator.advance(task.wiroId, RUNNING_STATUS);
-    await waitFor(
-      `${RUNNING_STATUS} to reach every watcher`,
-      () => (watchers.every((w) => w.seen.has(RUNNING_STATUS)) ? true : undefined),
-      RUNNING_WAIT_MS,
-      10,
-    ).catch(() => undefined);
+    await reachedEveryone(RUNNING_STATUS);
     const runningAt = socketSentAt(world, task.wiroId, RUNNING_STATUS);
     if (runningAt !== undefined) {
       for (const w of watchers) {

@@ -28,6 +28,25 @@ describe('Run', () => {
     expect(tasks[0]?.id).not.toBe(answer.taskid);
   });
 
+  it('says in Server-Timing where a Run’s time went, its object round trips marked', async () => {
+    const steps = (header: string | null) =>
+      (header ?? '').split(', ').map((step) => {
+        const [name, duration, desc] = step.split(';');
+        expect(Number(duration?.replace('dur=', ''))).toBeGreaterThanOrEqual(0);
+        return desc ? `${name} ${desc}` : name;
+      });
+    const plain = await post(RUN_PATH, validRun);
+    expect(steps(plain.headers.get('server-timing'))).toEqual(['validate', 'admit desc="object"', 'task desc="object"']);
+    // A Run with an Idempotency-Key first asks its task object whether it has run already.
+    const keyed = await post(RUN_PATH, validRun, { 'idempotency-key': 'timing-test-key' });
+    expect(steps(keyed.headers.get('server-timing'))).toEqual([
+      'validate',
+      'claim desc="object"',
+      'admit desc="object"',
+      'task desc="object"',
+    ]);
+  });
+
   it('hands Wiro a per-task signed callback URL on the Worker', async () => {
     await startTask();
     await startTask();

@@ -14,7 +14,7 @@
  * RPC boundary; the Worker turns a failed outcome back into an `ApiError`.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { isFailed, isTerminal, QUEUED_STATUSES, toSocketMessage, type WiroTask } from '../../shared/protocol';
+import { isFailed, isTerminal, QUEUED_STATUSES, type WiroTask } from '../../shared/protocol';
 import { type Bindings, readConfig } from '../env';
 import { upstreamRunBody } from '../tool/schema';
 import { Claim } from './claim';
@@ -191,7 +191,7 @@ export class TaskObject extends DurableObject<Bindings> {
 
   /** A socket client may ask again (`task_info`): it gets the current state. */
   override async webSocketMessage(ws: WebSocket): Promise<void> {
-    if (this.#record) ws.send(JSON.stringify(toSocketMessage(this.#record.task)));
+    if (this.#record) this.#watchers.sendCurrent(ws, this.#record.task);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {

@@ -9,6 +9,37 @@ import { Watchers } from '../../../worker/task/watchers';
 /** The only part of the object's state the SSE side touches: it has no sockets here. */
 const noSockets = { getWebSockets: () => [] } as unknown as DurableObjectState;
 
+/** An object's state that accepts sockets as hibernatable ones would be: its sockets get every frame. */
+function withSockets() {
+  const sockets: WebSocket[] = [];
+  const ctx = {
+    getWebSockets: () => [...sockets],
+    acceptWebSocket: (ws: WebSocket) => {
+      ws.accept();
+      sockets.push(ws);
+    },
+  } as unknown as DurableObjectState;
+  return { ctx, sockets };
+}
+
+/** Connects a socket watcher and returns the statuses its client receives. */
+function connect(watchers: Watchers, task: TaskEvent['task']): string[] {
+  const response = watchers.open(new Request('http://task/', { headers: { upgrade: 'websocket' } }), task, () => []);
+  const client = response.webSocket as WebSocket;
+  client.accept();
+  const received: string[] = [];
+  client.addEventListener('message', (message) => {
+    received.push((JSON.parse(String(message.data)) as { type: string }).type);
+  });
+  return received;
+}
+
+/** Waits until `done` holds, checking after each turn. */
+async function until(done: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 500 && !done(); turn++) await nextTurn();
+  expect(done()).toBe(true);
+}
+
 function event(id: number, status: string, debugoutput = ''): TaskEvent {
   return { id, status, at: id, task: { id: 'task', socketaccesstoken: 'token', status, outputs: [], debugoutput } };
 }
@@ -61,5 +92,40 @@ describe('Watchers: SSE streams', () => {
     }
     expect(watchers.size).toBe(0);
     await expect(readAll(response.body as ReadableStream<Uint8Array>)).rejects.toThrow();
+  });
+});
+
+describe('Watchers: many watchers at once', () => {
+  it('sends a burst to every socket in order, one frame per status, the latest progress standing for the ones before', async () => {
+    const { ctx } = withSockets();
+    const watchers = new Watchers(ctx);
+    const clients = Array.from({ length: 200 }, () => connect(watchers, event(1, 'task_start').task));
+    let id = 1;
+    for (let step = 1; step <= 5; step++) watchers.send(event(++id, 'task_output'));
+    watchers.send(event(++id, 'task_output_full'));
+    watchers.send(event(++id, 'task_end'));
+    watchers.send(event(++id, 'task_postprocess_start'));
+    await until(() => clients.every((received) => received.length === 5));
+    for (const received of clients) {
+      expect(received).toEqual(['task_start', 'task_output', 'task_output_full', 'task_end', 'task_postprocess_start']);
+    }
+  });
+
+  it('gives a watcher that joins while a batch waits only what it does not have', async () => {
+    const { ctx } = withSockets();
+    const watchers = new Watchers(ctx);
+    const early = Array.from({ length: 200 }, () => connect(watchers, event(1, 'task_start').task));
+    await until(() => early.every((received) => received.length === 1));
+    const output = event(2, 'task_output');
+    // With 200 watchers the status waits a moment for others; two watchers join meanwhile.
+    watchers.send(output);
+    const lateSocket = connect(watchers, output.task);
+    const lateStream = watchers.stream([output], false);
+    watchers.send(event(3, 'task_postprocess_end'));
+    await until(() => early.every((received) => received.length === 3) && lateSocket.length === 2);
+    expect(lateSocket).toEqual(['task_output', 'task_postprocess_end']);
+    expect(early[0]).toEqual(['task_start', 'task_output', 'task_postprocess_end']);
+    const text = (await readAll(lateStream.body as ReadableStream<Uint8Array>)).join('');
+    expect([...text.matchAll(/^id: (\d+)$/gm)].map((match) => Number(match[1]))).toEqual([2, 3]);
   });
 });
