@@ -4,6 +4,7 @@
  * the two kinds of task watchers, Server-Sent Events and Wiro's WebSocket protocol. Watchers
  * timestamp what they receive with `Date.now()`, the clock the in-process emulator uses too.
  */
+import http from 'node:http';
 import { authHeaders, TERMINAL_STATUSES } from '../emulator/emulator.ts';
 import { BENCH_KEY, BENCH_SECRET } from './servers.ts';
 
@@ -167,56 +168,61 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
-/** `GET /v1/Task/Events?tasktoken=` read with fetch; the SSE framing is parsed here. */
+/**
+ * `GET /v1/Task/Events?tasktoken=` read with node:http; the SSE framing is parsed here. node:http
+ * hands over each chunk as it lands, with none of fetch's web-stream steps in between (a
+ * browser's EventSource is native code too), so with a thousand watchers in this one process the
+ * figure is the Worker's, not the client's.
+ */
 export function watchSse(workerUrl: string, token: string): Watcher {
   const ready = deferred<void>();
   const terminal = deferred<Received>();
   const seen = new Map<string, number>();
   const order: string[] = [];
-  const abort = new AbortController();
-  const run = async () => {
-    const response = await fetch(`${workerUrl}/v1/Task/Events?tasktoken=${encodeURIComponent(token)}`, {
-      headers: { accept: 'text/event-stream' },
-      signal: abort.signal,
-    });
-    if (response.status !== 200 || !response.body) throw new Error(`Task/Events answered ${response.status}`);
-    // Bytes decoded as they are read, with no stream in between (a browser's EventSource has none).
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for (;;) {
-      const { done, value } = await reader.read();
-      const at = Date.now();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let end = buffer.indexOf('\n\n');
-      while (end !== -1) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        end = buffer.indexOf('\n\n');
-        let event = '';
-        let data = '';
-        for (const line of block.split('\n')) {
-          if (line.startsWith('event:')) event = line.slice(6).trim();
-          else if (line.startsWith('data:')) data += line.slice(5).trim();
-        }
-        if (!event) continue;
-        order.push(event);
-        if (!seen.has(event)) seen.set(event, at);
-        ready.resolve();
-        if (isTerminal(event)) {
-          terminal.resolve({ status: event, at, task: data ? (JSON.parse(data) as Record<string, unknown>) : {} });
-        }
-      }
-    }
-    throw new Error('the event stream ended before a terminal event');
+  const fail = (error: Error) => {
+    ready.reject(error);
+    terminal.reject(error);
   };
-  run().catch((error: unknown) => {
-    const failure = error instanceof Error ? error : new Error(String(error));
-    ready.reject(failure);
-    terminal.reject(failure);
-  });
-  return { ready: ready.promise, terminal: terminal.promise, seen, order, close: () => abort.abort() };
+  const request = http.get(
+    `${workerUrl}/v1/Task/Events?tasktoken=${encodeURIComponent(token)}`,
+    { headers: { accept: 'text/event-stream' }, agent: false },
+    (response) => {
+      if (response.statusCode !== 200) {
+        response.resume();
+        fail(new Error(`Task/Events answered ${response.statusCode}`));
+        return;
+      }
+      response.setEncoding('utf8');
+      let buffer = '';
+      response.on('data', (text: string) => {
+        const at = Date.now();
+        buffer += text;
+        let end = buffer.indexOf('\n\n');
+        while (end !== -1) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          end = buffer.indexOf('\n\n');
+          let event = '';
+          let data = '';
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event:')) event = line.slice(6).trim();
+            else if (line.startsWith('data:')) data += line.slice(5).trim();
+          }
+          if (!event) continue;
+          order.push(event);
+          if (!seen.has(event)) seen.set(event, at);
+          ready.resolve();
+          if (isTerminal(event)) {
+            terminal.resolve({ status: event, at, task: data ? (JSON.parse(data) as Record<string, unknown>) : {} });
+          }
+        }
+      });
+      response.on('end', () => fail(new Error('the event stream ended before a terminal event')));
+      response.on('error', (error) => fail(error));
+    },
+  );
+  request.on('error', (error) => fail(error));
+  return { ready: ready.promise, terminal: terminal.promise, seen, order, close: () => request.destroy() };
 }
 
 /** `GET /v1` upgraded to a WebSocket, Wiro's protocol: send `task_info`, then receive messages. */
