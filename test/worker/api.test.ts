@@ -36,7 +36,11 @@ describe('Run', () => {
         return desc ? `${name} ${desc}` : name;
       });
     const plain = await post(RUN_PATH, validRun);
-    expect(steps(plain.headers.get('server-timing'))).toEqual(['validate', 'admit desc="object"', 'task desc="object"']);
+    expect(steps(plain.headers.get('server-timing'))).toEqual([
+      'validate',
+      'admit desc="object"',
+      'task desc="object"',
+    ]);
     // A Run with an Idempotency-Key first asks its task object whether it has run already.
     const keyed = await post(RUN_PATH, validRun, { 'idempotency-key': 'timing-test-key' });
     expect(steps(keyed.headers.get('server-timing'))).toEqual([
