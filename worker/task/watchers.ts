@@ -57,8 +57,6 @@ interface Stream {
   writing: boolean;
   queued: Uint8Array[];
   queuedBytes: number;
-  /** The last event id it has, when it joined while a batch was waiting. */
-  has?: number;
 }
 
 export function formatEvent(event: TaskEvent): string {
@@ -87,8 +85,11 @@ export class Watchers {
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
   /** The id of the last event sent: what a watcher that joins now already has. */
   #lastId = 0;
-  /** Sockets given the current state while a batch waited: they skip the batch's older frames. */
-  readonly #socketsHave = new Map<WebSocket, number>();
+  /**
+   * Watchers that joined while a batch waited, with the last event id they already have (from
+   * the history, or the current state): the batch gives them only what came after it.
+   */
+  readonly #joinedMidBatch = new Map<Stream | WebSocket, number>();
   /** The writes of the last fan-out, for `delivered`. */
   #lastWrites: Array<Promise<void> | undefined> = [];
   #keepalive: ReturnType<typeof setInterval> | undefined;
@@ -122,7 +123,7 @@ export class Watchers {
   /** The task's current state, to one socket: on connecting, and whenever it asks (`task_info`). */
   sendCurrent(ws: WebSocket, task: WiroTask): void {
     ws.send(JSON.stringify(toSocketMessage(task)));
-    if (this.#batch.length > 0) this.#socketsHave.set(ws, this.#lastId);
+    if (this.#batch.length > 0) this.#joinedMidBatch.set(ws, this.#lastId);
   }
 
   /** Opens a stream that replays `history`; it closes at once if the task has already ended. */
@@ -135,7 +136,7 @@ export class Watchers {
     if (ended) {
       this.#close(stream);
     } else {
-      if (this.#batch.length > 0) stream.has = history.at(-1)?.id ?? 0;
+      if (this.#batch.length > 0) this.#joinedMidBatch.set(stream, history.at(-1)?.id ?? 0);
       this.#streams.add(stream);
       this.#startKeepalive();
     }
@@ -198,11 +199,10 @@ export class Watchers {
       const writes: Array<Promise<void> | undefined> = [];
       this.#lastWrites = writes;
       for (const stream of this.#streams) {
-        if (stream.has === undefined) {
+        const has = this.#joinedMidBatch.get(stream);
+        if (has === undefined) {
           writes.push(this.#write(stream, bytes));
         } else {
-          const has = stream.has;
-          stream.has = undefined;
           const missing = batch.filter((event) => event.id > has);
           if (missing.length > 0) writes.push(this.#write(stream, encoder.encode(missing.map(formatEvent).join(''))));
         }
@@ -220,7 +220,7 @@ export class Watchers {
     if (sockets.length > 0) {
       const frames = framesOf(batch);
       for (const ws of sockets) {
-        const has = this.#socketsHave.get(ws) ?? 0;
+        const has = this.#joinedMidBatch.get(ws) ?? 0;
         try {
           for (const { id, frame } of frames) if (id > has) ws.send(frame);
           if (ends) ws.close(1000, 'task ended');
@@ -229,7 +229,7 @@ export class Watchers {
         }
       }
     }
-    this.#socketsHave.clear();
+    this.#joinedMidBatch.clear();
   }
 
   /** Writes now, or after the write in flight with whatever else has come by then. */
@@ -251,10 +251,11 @@ export class Watchers {
     );
   }
 
+  /** What waits for a stream, as one chunk. */
   #takeQueued(stream: Stream): Uint8Array {
-    const [first, ...rest] = stream.queued;
-    const bytes = rest.length === 0 && first ? first : new Uint8Array(stream.queuedBytes);
-    if (bytes !== first) {
+    let bytes = stream.queued[0] ?? new Uint8Array();
+    if (stream.queued.length > 1) {
+      bytes = new Uint8Array(stream.queuedBytes);
       let offset = 0;
       for (const chunk of stream.queued) {
         bytes.set(chunk, offset);
