@@ -169,6 +169,27 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
+/** What both kinds of watcher keep: the statuses received, in order, and the two promises. */
+function watcherRecord(close: () => void) {
+  const ready = deferred<void>();
+  const terminal = deferred<Received>();
+  const seen = new Map<string, number>();
+  const order: string[] = [];
+  return {
+    watcher: { ready: ready.promise, terminal: terminal.promise, seen, order, close } satisfies Watcher,
+    receive(status: string, at: number, task?: () => Record<string, unknown>): void {
+      order.push(status);
+      if (!seen.has(status)) seen.set(status, at);
+      ready.resolve();
+      if (isTerminal(status)) terminal.resolve(task ? { status, at, task: task() } : { status, at });
+    },
+    fail(error: Error): void {
+      ready.reject(error);
+      terminal.reject(error);
+    },
+  };
+}
+
 /**
  * `GET /v1/Task/Events?tasktoken=` read with node:http; the SSE framing is parsed here. node:http
  * hands over each chunk as it lands, with none of fetch's web-stream steps in between (a
@@ -176,21 +197,14 @@ function deferred<T>() {
  * figure is the Worker's, not the client's.
  */
 export function watchSse(workerUrl: string, token: string): Watcher {
-  const ready = deferred<void>();
-  const terminal = deferred<Received>();
-  const seen = new Map<string, number>();
-  const order: string[] = [];
-  const fail = (error: Error) => {
-    ready.reject(error);
-    terminal.reject(error);
-  };
+  const record = watcherRecord(() => request.destroy());
   const request = http.get(
     `${workerUrl}/v1/Task/Events?tasktoken=${encodeURIComponent(token)}`,
     { headers: { accept: 'text/event-stream' }, agent: false },
     (response) => {
       if (response.statusCode !== 200) {
         response.resume();
-        fail(new Error(`Task/Events answered ${response.statusCode}`));
+        record.fail(new Error(`Task/Events answered ${response.statusCode}`));
         return;
       }
       response.setEncoding('utf8');
@@ -209,21 +223,15 @@ export function watchSse(workerUrl: string, token: string): Watcher {
             if (line.startsWith('event:')) event = line.slice(6).trim();
             else if (line.startsWith('data:')) data += line.slice(5).trim();
           }
-          if (!event) continue;
-          order.push(event);
-          if (!seen.has(event)) seen.set(event, at);
-          ready.resolve();
-          if (isTerminal(event)) {
-            terminal.resolve({ status: event, at, task: data ? (JSON.parse(data) as Record<string, unknown>) : {} });
-          }
+          if (event) record.receive(event, at, () => (data ? (JSON.parse(data) as Record<string, unknown>) : {}));
         }
       });
-      response.on('end', () => fail(new Error('the event stream ended before a terminal event')));
-      response.on('error', (error) => fail(error));
+      response.on('end', () => record.fail(new Error('the event stream ended before a terminal event')));
+      response.on('error', (error) => record.fail(error));
     },
   );
-  request.on('error', (error) => fail(error));
-  return { ready: ready.promise, terminal: terminal.promise, seen, order, close: () => request.destroy() };
+  request.on('error', (error) => record.fail(error));
+  return record.watcher;
 }
 
 /**
@@ -233,16 +241,8 @@ export function watchSse(workerUrl: string, token: string): Watcher {
  * p50: 147 → 71 ms; a burst of four statuses: 634 → 259 ms, in back-to-back runs).
  */
 export function watchSocket(workerUrl: string, token: string): Watcher {
-  const ready = deferred<void>();
-  const terminal = deferred<Received>();
-  const seen = new Map<string, number>();
-  const order: string[] = [];
-  const fail = (why: string) => {
-    const failure = new Error(why);
-    ready.reject(failure);
-    terminal.reject(failure);
-  };
   const socket = new NodeWebSocket(`${workerUrl.replace(/^http/, 'ws')}/v1`, { perMessageDeflate: false });
+  const record = watcherRecord(() => socket.close(1000));
   socket.on('open', () => socket.send(JSON.stringify({ type: 'task_info', tasktoken: token })));
   socket.on('message', (data) => {
     const at = Date.now();
@@ -253,20 +253,10 @@ export function watchSocket(workerUrl: string, token: string): Watcher {
     } catch {
       return;
     }
-    if (message.type === 'error') return fail(`socket refused: ${text.slice(0, 200)}`);
-    const status = String(message.type);
-    order.push(status);
-    if (!seen.has(status)) seen.set(status, at);
-    ready.resolve();
-    if (isTerminal(status)) terminal.resolve({ status, at });
+    if (message.type === 'error') record.fail(new Error(`socket refused: ${text.slice(0, 200)}`));
+    else record.receive(String(message.type), at);
   });
-  socket.on('error', () => fail('socket error'));
-  socket.on('close', (code) => fail(`socket closed (${code}) before a terminal message`));
-  return {
-    ready: ready.promise,
-    terminal: terminal.promise,
-    seen,
-    order,
-    close: () => socket.close(1000),
-  };
+  socket.on('error', () => record.fail(new Error('socket error')));
+  socket.on('close', (code) => record.fail(new Error(`socket closed (${code}) before a terminal message`)));
+  return record.watcher;
 }
