@@ -35,13 +35,14 @@ type Transport = 'sse' | 'ws';
 
 /**
  * Watchers per trial, and how many trials of each transport (so every level has enough samples).
- * A trial now and then runs slow on this shared machine; with two trials at 1,000 one such trial
- * set the p95 (the same code measured 1.06× and 1.84× SSE / WebSocket ten minutes apart).
+ * A trial now and then runs slow on this shared machine, and at 1,000 a single slow trial sets
+ * the p95: with two or three trials the same code measured 1.03×, 1.15× and 1.96× SSE / WebSocket
+ * in runs minutes apart. Six trials at 1,000 (about 40 s more) let no one trial decide the goal.
  */
 export const LEVELS: ReadonlyArray<{ watchers: number; trials: number }> = [
   { watchers: 1, trials: 30 },
   { watchers: 100, trials: 6 },
-  { watchers: 1000, trials: 3 },
+  { watchers: 1000, trials: 6 },
 ];
 /** Connected watchers sit idle this long before the first status, as real ones would (ms). */
 const IDLE_MS = 1000;
