@@ -92,7 +92,7 @@ export async function viaWorker(
 }
 
 export interface Started {
-  /** The Worker's capabilities (40 characters each), not Wiro's ids: those stay in the Worker. */
+  /** The Worker's capabilities, not Wiro's ids: those stay in the Worker. */
   taskid: string;
   token: string;
   /** This Run's own prompt, which the emulator keeps: how world.ts finds the emulator's task. */

@@ -22,7 +22,7 @@ describe('generate', () => {
     const task = await waitForEvent(page, 'wiro-task');
     expect(task.composed).toBe(true);
     // The Worker's own id, a capability like the token: never Wiro's sequential one.
-    expect(task.detail.taskid).toMatch(/^[A-Za-z0-9]{40}$/);
+    expect(task.detail.taskid).toMatch(/^(?:[A-Za-z0-9]{40}|[A-Za-z0-9]{59})$/);
     expect(task.detail.socketaccesstoken).toEqual(expect.any(String));
 
     const done = await waitForEvent(page, 'wiro-done');

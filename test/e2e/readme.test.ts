@@ -20,7 +20,7 @@ describe('the README', () => {
     const out = run.stdout;
     expect(out).toContain('"slug":"wiro/text-to-image-flux-lora-fast"'); // GET /v1/Tool
     expect(out).toContain('"tool":[{"id":"wiro/text-to-image-flux-lora-fast"'); // Tool/Detail
-    expect(out).toMatch(/"result":true,"errors":\[\],"taskid":"[A-Za-z0-9]{40}"/); // Run
+    expect(out).toMatch(/"result":true,"errors":\[\],"taskid":"[A-Za-z0-9]{59}"/); // Run
     expect(out).toContain('"total":"1","tasklist":[{'); // Detail
     expect(out).toContain('event: task_queue'); // Events
     expect(out).toContain('"status":"task_cancel"'); // Cancel

@@ -17,8 +17,8 @@ describe('Run', () => {
     expect(response.status).toBe(200);
     const answer = (await response.json()) as Record<string, unknown>;
     expect(answer).toMatchObject({ result: true, errors: [] });
-    expect(answer.taskid).toMatch(/^[A-Za-z0-9]{40}$/);
-    expect(answer.socketaccesstoken).toMatch(/^[A-Za-z0-9]{40}$/);
+    expect(answer.taskid).toMatch(/^[A-Za-z0-9]{59}$/);
+    expect(answer.socketaccesstoken).toMatch(/^[A-Za-z0-9]{59}$/);
 
     const { calls, tasks } = await emulator.state();
     expect(calls.map((call) => [call.route, call.status])).toEqual([['Run', 200]]);
@@ -113,7 +113,26 @@ describe('Detail', () => {
     expect(JSON.stringify(answer)).not.toContain(`"${tasks[0]?.id}"`);
     expect(JSON.stringify(answer)).not.toContain(String(tasks[0]?.socketaccesstoken));
     expect(taskid).not.toBe(socketaccesstoken);
-    expect(taskid).toMatch(/^[A-Za-z0-9]{40}$/);
+    expect(taskid).toMatch(/^[A-Za-z0-9]{59}$/);
+  });
+
+  it('gives a plain Run an object with a unique id, and a keyed Run a named one its repeats find', async () => {
+    const plain = await startTask();
+    const plainId = await runInDurableObject(taskObjectOf(plain.taskid), (_, state) => state.id);
+    // Unique: Cloudflare makes the object without first checking worldwide that its name is free.
+    expect(plainId.name).toBeUndefined();
+    expect(plain.taskid.slice(0, 43)).toBe(plain.socketaccesstoken.slice(0, 43));
+
+    const keyed = (await (await post(RUN_PATH, validRun, { 'idempotency-key': 'named-object-key-1' })).json()) as {
+      taskid: string;
+    };
+    expect(keyed.taskid).toMatch(/^[A-Za-z0-9]{40}$/);
+    const keyedId = await runInDurableObject(taskObjectOf(keyed.taskid), (_, state) => state.id);
+    expect(keyedId.name).toBe(keyed.taskid.slice(0, 24));
+    // Both kinds open their task through the API.
+    for (const taskid of [plain.taskid, keyed.taskid]) {
+      expect((await post('/v1/Task/Detail', { taskid })).status, taskid).toBe(200);
+    }
   });
 
   it('refuses Wiro’s numeric ids, and a token with a taskid of another task', async () => {
@@ -133,21 +152,22 @@ describe('Detail', () => {
   });
 
   it.each([
-    ['a well-formed token it never issued', 'A'.repeat(40)],
+    ['a well-formed named token it never issued', 'A'.repeat(40)],
+    ['a well-formed unique-id token it never issued', 'A'.repeat(59)],
     ['a token whose MAC is one character off', 'MAC'],
     ['a malformed token', 'not-a-token'],
+    ['a token of neither length', 'A'.repeat(50)],
   ])('answers 404 for %s, and touches no task object', async (_, given) => {
     const { taskid } = await startTask();
     const before = await emulator.callCount();
-    const tasktoken = given === 'MAC' ? `${taskid.slice(0, 39)}${taskid.endsWith('A') ? 'B' : 'A'}` : given;
+    const tasktoken = given === 'MAC' ? `${taskid.slice(0, -1)}${taskid.endsWith('A') ? 'B' : 'A'}` : given;
     const response = await post('/v1/Task/Detail', { tasktoken });
     expect(response.status).toBe(404);
     expect(await response.json()).toMatchObject({ result: false, errors: [{ code: 1 }] });
     expect(await emulator.callCount()).toBe(before);
-    if (given !== 'MAC') {
-      const stored = await runInDurableObject(taskObjectOf(tasktoken.padEnd(40, 'x')), (_, state) =>
-        state.storage.list(),
-      );
+    if (given.length === 40) {
+      // The object the made-up name would open holds nothing: it was never touched.
+      const stored = await runInDurableObject(taskObjectOf(given), (_, state) => state.storage.list());
       expect(stored.size).toBe(0);
     }
   });

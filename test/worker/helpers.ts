@@ -16,22 +16,23 @@ import type { Bindings } from '../../worker/env';
 import type { BudgetObject, DayUsage } from '../../worker/guard/budget';
 import worker from '../../worker/index';
 import type { TaskObject } from '../../worker/task/task-object';
+import { taskObjectId } from '../../worker/task/token';
 
 export const BASE = 'https://edge.test';
 
-/** The name of the Durable Object a task identifier opens: its first 24 characters (older tokens: all of it). */
-export function objectNameOf(identifier: string): string {
-  return identifier.length === 40 ? identifier.slice(0, 24) : identifier;
+/** The Durable Object id a task's token or taskid opens: its key is all but the last 16 characters (the MAC). */
+export function taskObjectIdOf(identifier: string): DurableObjectId {
+  return taskObjectId(env as Bindings, identifier.slice(0, -16));
 }
 
 /** The Durable Object of the task a token or taskid names (for runInDurableObject and its alarm). */
 export function taskObjectOf(identifier: string) {
-  return env.TASK.get(env.TASK.idFromName(objectNameOf(identifier))) as DurableObjectStub<TaskObject>;
+  return env.TASK.get(taskObjectIdOf(identifier)) as DurableObjectStub<TaskObject>;
 }
 
 /** Wiro's (the emulator's) id of the task a Worker token names: its Run carried the object's callback URL. */
 export async function wiroIdOf(identifier: string): Promise<string> {
-  const objectId = env.TASK.idFromName(objectNameOf(identifier)).toString();
+  const objectId = taskObjectIdOf(identifier).toString();
   const task = (await emulator.state()).tasks.find((candidate) => String(candidate.callbackurl).includes(objectId));
   if (!task) throw new Error(`no emulator task for ${identifier}`);
   return task.id;

@@ -10,7 +10,7 @@ import { Hono } from 'hono';
 import type { SocketMessage, SocketRequest } from '../../shared/protocol';
 import { type Bindings, readConfig } from '../env';
 import { ApiError } from '../errors';
-import { NOT_FOUND_MESSAGE, objectNameOf } from '../task/token';
+import { NOT_FOUND_MESSAGE, objectKeyOf, taskObjectId } from '../task/token';
 
 export const socket = new Hono<{ Bindings: Bindings }>();
 
@@ -39,7 +39,7 @@ socket.get('/', async (c) => {
   const secret = readConfig(c.env).callbackSecret;
   const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
   server.accept();
-  /** The task objects this connection follows, by object name, while their sockets are open. */
+  /** The task objects this connection follows, by object key, while their sockets are open. */
   const followed = new Map<string, WebSocket>();
   let ended = 0;
   const timer = setTimeout(() => server.close(1008, 'no task_info'), FIRST_MESSAGE_MS);
@@ -59,20 +59,20 @@ socket.get('/', async (c) => {
 
   const follow = async (request: SocketRequest | undefined) => {
     if (!request) return refuse(`Unexpected message: ${TASK_INFO_HELP}`);
-    const name = await objectNameOf(secret, request.tasktoken);
-    if (name === undefined) return refuse(NOT_FOUND_MESSAGE);
-    const open = followed.get(name);
+    const key = await objectKeyOf(secret, request.tasktoken);
+    if (key === undefined) return refuse(NOT_FOUND_MESSAGE);
+    const open = followed.get(key);
     if (open) return open.send(JSON.stringify(request));
-    const answer = await c.env.TASK.get(c.env.TASK.idFromName(name)).fetch('https://task/socket', {
+    const answer = await c.env.TASK.get(taskObjectId(c.env, key)).fetch('https://task/socket', {
       headers: { upgrade: 'websocket' },
     });
     const task = answer.webSocket;
     if (!task) return refuse(NOT_FOUND_MESSAGE);
     task.accept();
-    followed.set(name, task);
+    followed.set(key, task);
     task.addEventListener('message', (message) => send(message.data));
     task.addEventListener('close', () => {
-      followed.delete(name);
+      followed.delete(key);
       ended++;
       if (followed.size === 0) server.close(1000, 'task ended');
     });

@@ -1,17 +1,26 @@
 /**
  * A task's capabilities and the object they open. Every identifier the Worker hands out for a
- * task, its `socketaccesstoken` and its `taskid`, is `<key><mac>`: 24 random characters that name
- * the task's Durable Object, then 16 characters of an HMAC (under the Worker's signing secret) of
- * the key and the identifier's kind. Whoever holds either may read, stream, cancel and kill that
- * one task; an identifier the Worker never issued fails the MAC and is refused before any object
- * is touched, so made-up ids cost no storage and reach no Wiro. Wiro's own (sequential) ids and
+ * task, its `socketaccesstoken` and its `taskid`, is `<key><mac>`: a key that names the task's
+ * Durable Object, then 16 characters of an HMAC (under the Worker's signing secret) of the key
+ * and the identifier's kind. Whoever holds either may read, stream, cancel and kill that one
+ * task; an identifier the Worker never issued fails the MAC and is refused before any object is
+ * touched, so made-up ids cost no storage and reach no Wiro. Wiro's own (sequential) ids and
  * tokens stay inside the task object.
+ *
+ * The key is one of two kinds, told apart by its length:
+ * - 43 characters: the object's id from `newUniqueId()` (its 256 bits in base 62), for a plain
+ *   Run. Cloudflare makes such an object where it is first asked for, without the worldwide
+ *   check a name needs on first use ("up to a few hundred milliseconds", Durable Objects'
+ *   namespace docs), so a Run does not wait for that check. Identifiers are 59 characters.
+ * - 24 characters: a name (`idFromName`), for a Run with an `Idempotency-Key`, whose repeats must
+ *   find the same object by deriving the same name. Identifiers are 40 characters, as every
+ *   identifier was before unique ids; those still open their tasks.
  *
  * Callbacks come to `/v1/Callback/<object id>/<signature>`: the signature (HMAC of the id under
  * the same secret) makes the URL unguessable without putting the client's token in it.
  *
  * @example
- *   const ids = await mintTaskIds(secret);          // { key, token, taskid }
+ *   const ids = await mintTaskIds(secret, uniqueTaskKey(env));   // { key, token, taskid }
  *   const stub = await taskObjectOf(env, secret, ids.taskid);
  */
 import type { Bindings, Config } from '../env';
@@ -19,9 +28,11 @@ import { ApiError, WiroCode } from '../errors';
 import { hmacBytes, hmacHex, verifyHmacHex } from '../wiro/sign';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-const KEY_LENGTH = 24;
+/** A name's length, and the length of a 256-bit object id in base 62. */
+const NAME_LENGTH = 24;
+const UNIQUE_LENGTH = 43;
 const MAC_LENGTH = 16;
-const SIGNED_PATTERN = /^[A-Za-z0-9]{40}$/;
+const SIGNED_PATTERN = /^(?:[A-Za-z0-9]{40}|[A-Za-z0-9]{59})$/;
 
 export interface TaskIds {
   /** Names the task's Durable Object. */
@@ -34,17 +45,6 @@ export interface TaskIds {
 
 type Kind = 'token' | 'taskid';
 
-/** Random characters from the alphabet, without modulo bias. */
-function randomKey(length = KEY_LENGTH): string {
-  let key = '';
-  while (key.length < length) {
-    for (const byte of crypto.getRandomValues(new Uint8Array(length * 2))) {
-      if (byte < 248 && key.length < length) key += ALPHABET[byte % 62];
-    }
-  }
-  return key;
-}
-
 /** Bytes to the alphabet; the slight bias of `% 62` does not matter for a MAC or a derived key. */
 function encode(bytes: Uint8Array, length: number): string {
   let text = '';
@@ -56,15 +56,34 @@ async function mac(secret: string, kind: Kind, key: string): Promise<string> {
   return encode(await hmacBytes(secret, `task ${kind}\n${key}`), MAC_LENGTH);
 }
 
-/** The token and taskid of a task whose object is named `key` (random unless given). */
-export async function mintTaskIds(secret: string, key: string = randomKey()): Promise<TaskIds> {
+/** The token and taskid of the task whose object `key` names. */
+export async function mintTaskIds(secret: string, key: string): Promise<TaskIds> {
   const [tokenMac, idMac] = await Promise.all([mac(secret, 'token', key), mac(secret, 'taskid', key)]);
   return { key, token: key + tokenMac, taskid: key + idMac };
 }
 
-/** An object key derived from a message (an `Idempotency-Key` and its client), not random. */
+/** A name derived from a message (an `Idempotency-Key` and its client), so a repeat finds it again. */
 export async function derivedKey(secret: string, message: string): Promise<string> {
-  return encode(await hmacBytes(secret, message), KEY_LENGTH);
+  return encode(await hmacBytes(secret, message), NAME_LENGTH);
+}
+
+/** The key of a new object with a unique id: a plain Run's. */
+export function uniqueTaskKey(env: Bindings): string {
+  let value = BigInt(`0x${env.TASK.newUniqueId().toString()}`);
+  let key = '';
+  for (let i = 0; i < UNIQUE_LENGTH; i++) {
+    key = ALPHABET[Number(value % 62n)] + key;
+    value /= 62n;
+  }
+  return key;
+}
+
+/** The object a key opens: a name, or a unique id written in base 62. */
+export function taskObjectId(env: Bindings, key: string): DurableObjectId {
+  if (key.length === NAME_LENGTH) return env.TASK.idFromName(key);
+  let value = 0n;
+  for (const character of key) value = value * 62n + BigInt(ALPHABET.indexOf(character));
+  return env.TASK.idFromString(value.toString(16).padStart(64, '0'));
 }
 
 /** Length-independent comparison of two equal-length strings, so a guess learns nothing from timing. */
@@ -75,12 +94,12 @@ function sameText(a: string, b: string): boolean {
   return difference === 0;
 }
 
-/** The object name an identifier opens, or undefined when the Worker never issued it. */
-export async function objectNameOf(secret: string, identifier: unknown): Promise<string | undefined> {
+/** The object key an identifier holds, or undefined when the Worker never issued it. */
+export async function objectKeyOf(secret: string, identifier: unknown): Promise<string | undefined> {
   if (typeof identifier !== 'string') return undefined;
   if (!SIGNED_PATTERN.test(identifier)) return undefined;
-  const key = identifier.slice(0, KEY_LENGTH);
-  const given = identifier.slice(KEY_LENGTH);
+  const key = identifier.slice(0, -MAC_LENGTH);
+  const given = identifier.slice(-MAC_LENGTH);
   const [tokenMac, idMac] = await Promise.all([mac(secret, 'token', key), mac(secret, 'taskid', key)]);
   // Both compared, always, so the answer takes the same time whichever kind was given.
   const matches = [sameText(given, tokenMac), sameText(given, idMac)];
@@ -101,14 +120,14 @@ export async function taskObjectOf(env: Bindings, secret: string, ...identifiers
   const given = identifiers.filter(
     (identifier) => identifier !== undefined && identifier !== null && identifier !== '',
   );
-  const names = await Promise.all(given.map((identifier) => objectNameOf(secret, String(identifier))));
-  const [name] = names;
-  if (name === undefined || names.some((other) => other !== name)) throw notFoundError();
-  return env.TASK.get(env.TASK.idFromName(name));
+  const keys = await Promise.all(given.map((identifier) => objectKeyOf(secret, String(identifier))));
+  const [key] = keys;
+  if (key === undefined || keys.some((other) => other !== key)) throw notFoundError();
+  return env.TASK.get(taskObjectId(env, key));
 }
 
 export function newTaskObject(env: Bindings, key: string) {
-  const id = env.TASK.idFromName(key);
+  const id = taskObjectId(env, key);
   return { id: id.toString(), stub: env.TASK.get(id) };
 }
 

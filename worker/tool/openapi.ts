@@ -211,15 +211,15 @@ export function openApiDocument() {
           responses: {
             '200': {
               description:
-                'The task started. Its taskid and socketaccesstoken (40 characters each) are its capability.',
+                'The task started. Its taskid and socketaccesstoken are its capability: 59 characters each (40 for a Run with an Idempotency-Key).',
               content: json(ref('RunAnswer'), {
                 run: {
                   summary: 'Started',
                   value: {
                     result: true,
                     errors: [],
-                    taskid: 'kQ3vX9aLr2TfB7mN0pWc4yHd6sJ1uE8gZo5iKxRt',
-                    socketaccesstoken: 'kQ3vX9aLr2TfB7mN0pWc4yHd6sJ1uE8gZo5iKxRt',
+                    taskid: 'kQ3vX9aLr2TfB7mN0pWc4yHd6sJ1uE8gZo5iKxRtQ2wFh7pLz0bN3cV9xYs',
+                    socketaccesstoken: 'kQ3vX9aLr2TfB7mN0pWc4yHd6sJ1uE8gZo5iKxRtQ2wTq2mWd8kR5jG1aUe',
                   },
                 },
               }),
@@ -436,8 +436,8 @@ export function openApiDocument() {
               type: 'object',
               required: ['taskid', 'socketaccesstoken'],
               properties: {
-                taskid: { type: 'string', pattern: '^[A-Za-z0-9]{40}$' },
-                socketaccesstoken: { type: 'string', pattern: '^[A-Za-z0-9]{40}$' },
+                taskid: { type: 'string', pattern: '^(?:[A-Za-z0-9]{40}|[A-Za-z0-9]{59})$' },
+                socketaccesstoken: { type: 'string', pattern: '^(?:[A-Za-z0-9]{40}|[A-Za-z0-9]{59})$' },
               },
             },
           ],
