@@ -41,11 +41,11 @@ describe('Run', () => {
       'admit desc="object"',
       'task desc="object"',
     ]);
-    // A Run with an Idempotency-Key first asks its task object whether it has run already.
+    // A Run with an Idempotency-Key asks its task object for the key's claim while it is admitted:
+    // still two object round trips before Wiro.
     const keyed = await post(RUN_PATH, validRun, { 'idempotency-key': 'timing-test-key' });
     expect(steps(keyed.headers.get('server-timing'))).toEqual([
       'validate',
-      'claim desc="object"',
       'admit desc="object"',
       'task desc="object"',
     ]);

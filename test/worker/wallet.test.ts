@@ -5,8 +5,13 @@
  * its cost still counts; state stays bounded whatever the headers say.
  */
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { type Bindings, readConfig } from '../../worker/env';
+import { ApiError } from '../../worker/errors';
 import { DEFAULT_RUN_COST_ESTIMATE } from '../../worker/guard/budget';
+import { claimWhileAdmitting, idempotentObjectKey, requestFingerprint } from '../../worker/guard/idempotency';
+import { newTaskObject } from '../../worker/task/token';
+import { validateRunInput } from '../../worker/tool/schema';
 import {
   budgetStub,
   budgetUsage,
@@ -168,6 +173,69 @@ describe('Idempotency-Key', () => {
       answers.map(async (response) => ((await response.json()) as { socketaccesstoken: string }).socketaccesstoken),
     );
     expect(new Set(tokens).size).toBe(1);
+    expect(await runCalls()).toBe(1);
+  });
+
+  /** The task object a client's key opens, and the fingerprint of `validRun`, as the Run route makes them. */
+  async function keyedTask(ip: string, key: string) {
+    const secret = readConfig(env as unknown as Bindings).callbackSecret;
+    const { stub } = newTaskObject(env as unknown as Bindings, await idempotentObjectKey(secret, ip, key));
+    const checked = validateRunInput(validRun);
+    if (!checked.ok) throw new Error('validRun is not valid');
+    return { stub, fingerprint: await requestFingerprint(checked.value) };
+  }
+
+  it('answers a claim holder its limits refused with the task a repeat admitted meanwhile started', async () => {
+    const ip = '198.51.100.74';
+    const key = 'refused-holder-key-0001';
+    const { stub, fingerprint } = await keyedTask(ip, key);
+    // The holder: its claim is taken at once; its admission is refused only when the test says.
+    let refuse: (error: unknown) => void = () => {};
+    const admission = new Promise<{ undo(): Promise<unknown> }>((_, reject) => {
+      refuse = reject;
+    });
+    const holder = claimWhileAdmitting(stub, fingerprint, admission);
+    await scheduler.wait(50);
+    // A repeat through the Worker is admitted, then waits for the claim.
+    const repeat = runAs(ip, GENEROUS, { 'idempotency-key': key });
+    await vi.waitFor(async () => expect((await budgetUsage()).runs).toBe(1));
+    expect(await runCalls()).toBe(0);
+    refuse(new ApiError(429, 'refused for the test'));
+
+    const answered = (await (await repeat).json()) as { taskid: string; socketaccesstoken: string };
+    const held = await holder;
+    expect(held).toEqual({ replay: { ok: true, body: expect.objectContaining({ taskid: answered.taskid }) } });
+    expect(await runCalls()).toBe(1);
+    expect(await budgetUsage()).toMatchObject({ runs: 1, openRuns: 1 });
+  });
+
+  it('passes a claim holder’s refusal on when no repeat starts the task, and leaves the key free', async () => {
+    const ip = '198.51.100.75';
+    const key = 'refused-holder-key-0002';
+    const { stub, fingerprint } = await keyedTask(ip, key);
+    const refusal = new ApiError(429, 'refused for the test');
+    await expect(claimWhileAdmitting(stub, fingerprint, Promise.reject(refusal))).rejects.toBe(refusal);
+    expect(await runCalls()).toBe(0);
+    // The claim was let go: the next try with the key starts the task.
+    expect((await runAs(ip, GENEROUS, { 'idempotency-key': key })).status).toBe(200);
+    expect(await runCalls()).toBe(1);
+  });
+
+  it('gives back what a repeat was admitted, and answers it even when its limits would refuse it now', async () => {
+    const ip = '198.51.100.76';
+    const key = { 'idempotency-key': 'repeat-at-the-cap-0001' };
+    const first = (await (await runAs(ip, GENEROUS, key)).json()) as { taskid: string };
+    const again = await runAs(ip, GENEROUS, key);
+    expect(await again.json()).toMatchObject({ taskid: first.taskid });
+    expect(await budgetUsage()).toMatchObject({ runs: 1, openRuns: 1 });
+    // At a running cap of one the first task fills it: the repeat is refused admission, and answered.
+    const capped = await runAs(ip, { RUN_LIMIT_PER_MINUTE: '1000', MAX_RUNNING_PER_CLIENT: '1' }, key);
+    expect(capped.status).toBe(200);
+    expect(await capped.json()).toMatchObject({ taskid: first.taskid });
+    // A new key at that cap is refused: the repeats took no slot.
+    expect(
+      (await runAs(ip, { MAX_RUNNING_PER_CLIENT: '1' }, { 'idempotency-key': 'repeat-at-the-cap-0002' })).status,
+    ).toBe(429);
     expect(await runCalls()).toBe(1);
   });
 });

@@ -6,6 +6,8 @@
  * turn a key into a task.
  */
 import { ApiError } from '../errors';
+import type { Outcome, StartAnswer } from '../task/record';
+import type { TaskObject } from '../task/task-object';
 import { derivedKey } from '../task/token';
 
 /** Repeats within this window get the first task; later ones are refused. */
@@ -30,4 +32,34 @@ export async function requestFingerprint(body: unknown): Promise<string> {
   const bytes = new TextEncoder().encode(JSON.stringify(body));
   const digest = await crypto.subtle.digest('SHA-256', bytes);
   return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * An `Idempotency-Key` Run asks its task object for the key's claim while its limits are
+ * checked, so it too has two object round trips before Wiro, not three. A repeat of a started
+ * Run gets that task, and gives back what it was admitted. A Run that holds the claim but was
+ * refused may have been refused only because its own repeats, admitted at the same moment,
+ * held the slots: it lets the next of them try, and answers that one's task if it starts.
+ */
+export async function claimWhileAdmitting<Admitted extends { undo(): Promise<unknown> }>(
+  task: DurableObjectStub<TaskObject>,
+  fingerprint: string,
+  admission: Promise<Admitted>,
+): Promise<{ replay: Outcome<StartAnswer> } | { admitted: Admitted }> {
+  const [claim, admitted] = await Promise.allSettled([task.claim(fingerprint), admission]);
+  const giveBack = () => (admitted.status === 'fulfilled' ? admitted.value.undo() : undefined);
+  if (claim.status === 'rejected') {
+    await giveBack();
+    throw claim.reason;
+  }
+  const replay = claim.value as Outcome<StartAnswer> | undefined;
+  if (replay) {
+    await giveBack();
+    return { replay };
+  }
+  if (admitted.status === 'fulfilled') return { admitted: admitted.value };
+  await task.unclaim();
+  const later = (await task.replay(fingerprint)) as Outcome<StartAnswer> | undefined;
+  if (later) return { replay: later };
+  throw admitted.reason;
 }

@@ -2,8 +2,8 @@
  * `POST /v1/Run/wiro/text-to-image-flux-lora-fast`: everything that stands between a request
  * and the owner's wallet, cheapest first: the inputs (one schema), an idempotent repeat (answered
  * from the first task, never raced), the bot check, then the client's rate and running-task
- * limits and the daily budget, asked at once. Only then does the new task object start the task
- * on Wiro. After the Run is sent it counts against the rate whatever Wiro says; a refusal gives
+ * limits and the daily budget, asked at once (with an `Idempotency-Key`, the key's claim on its
+ * task object too). Only then does the new task object start the task on Wiro. After the Run is sent it counts against the rate whatever Wiro says; a refusal gives
  * back only the running slot and the reserved cost, and a Run whose answer was lost keeps both:
  * its task object follows it, and books its real cost.
  * Any other `/v1/Run/...` path is refused here, before any work.
@@ -16,7 +16,7 @@ import { type Bindings, type Config, readConfig } from '../env';
 import { ApiError, WiroCode } from '../errors';
 import { type BudgetAnswer, NO_ORIGIN, OTHER_ORIGINS } from '../guard/budget';
 import { type Client, clientOf } from '../guard/client';
-import { idempotencyKey, idempotentObjectKey, requestFingerprint } from '../guard/idempotency';
+import { claimWhileAdmitting, idempotencyKey, idempotentObjectKey, requestFingerprint } from '../guard/idempotency';
 import type { Admission } from '../guard/limiter';
 import { verifyTurnstile } from '../guard/turnstile';
 import { parseOrigins } from '../middleware/origins';
@@ -61,23 +61,23 @@ run.post(PATH, async (c) => {
   const ids = await mintTaskIds(config.callbackSecret, objectKey);
   const task = newTaskObject(c.env, ids.key);
   timing.lap('validate');
-  if (fingerprint) {
-    const replay = await task.stub.claim(fingerprint);
-    timing.lap('claim', 'object');
-    if (replay) return answer(unwrap(replay), ignored, timing.header());
-  }
 
   const ticket = crypto.randomUUID();
-  let admitted: Admitted;
-  try {
+  const admission = (async () => {
     if (c.env.TURNSTILE_SECRET) {
       await verifyTurnstile(c.env.TURNSTILE_SECRET, request.headers.get(TURNSTILE_FIELD) ?? turnstileField, client.ip);
     }
-    admitted = await admit(c.env, config, client, budgetLine(client, c.env.ALLOWED_ORIGINS, request), ticket, input);
+    return admit(c.env, config, client, budgetLine(client, c.env.ALLOWED_ORIGINS, request), ticket, input);
+  })();
+  let admitted: Admitted;
+  if (fingerprint) {
+    const claimed = await claimWhileAdmitting(task.stub, fingerprint, admission);
     timing.lap('admit', 'object');
-  } catch (error) {
-    if (fingerprint) await task.stub.unclaim();
-    throw error;
+    if ('replay' in claimed) return answer(unwrap(claimed.replay), ignored, timing.header());
+    admitted = claimed.admitted;
+  } else {
+    admitted = await admission;
+    timing.lap('admit', 'object');
   }
 
   const publicOrigin = config.publicUrl ?? new URL(c.req.url).origin;

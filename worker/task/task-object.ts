@@ -69,6 +69,7 @@ export class TaskObject extends DurableObject<Bindings> {
    * For an `Idempotency-Key` Run: the first task's answer when there is one; otherwise the
    * caller holds the claim (undefined) and must `start` or `unclaim`. A repeat that arrives
    * while the first Run is being admitted waits for it, so it gets that task, never a refusal.
+   * The Worker asks this while the Run's limits are checked, not before.
    */
   async claim(fingerprint: string): Promise<Outcome<StartAnswer> | undefined> {
     await this.#claim.wait();
@@ -76,6 +77,12 @@ export class TaskObject extends DurableObject<Bindings> {
     if (replay) return replay;
     this.#claim.take();
     return undefined;
+  }
+
+  /** For a claim holder refused before sending: the task a repeat started meanwhile, if one did. */
+  async replay(fingerprint: string): Promise<Outcome<StartAnswer> | undefined> {
+    await this.#claim.wait();
+    return replayOf(this.#record, fingerprint);
   }
 
   /** The claimed Run was refused before it was sent: the next repeat may try. */
