@@ -78,12 +78,15 @@ export function judgeGoals(metrics: readonly Metric[], previous?: readonly Metri
     );
   }
 
+  // The widget's Runs carry an Idempotency-Key: the goal holds only if both kinds keep to it.
+  const plainTrips = v('overhead.run.round_trips');
+  const keyedTrips = v('overhead.run_keyed.round_trips');
   goals.push({
     kind: 'goal',
     goal: 'Run on a short path: sequential object round trips before Wiro (Server-Timing)',
-    figure: fmt(v('overhead.run.round_trips'), 0),
+    figure: `${fmt(plainTrips, 0)}; with an Idempotency-Key ${fmt(keyedTrips, 0)}`,
     target: '≤ 2',
-    met: atMost(v('overhead.run.round_trips'), 2),
+    met: plainTrips === null || keyedTrips === null ? null : atMost(Math.max(plainTrips, keyedTrips), 2),
   });
   ratioGoal(
     'Run on a short path: Run p50 / finished-task Detail p50',

@@ -24,6 +24,7 @@ const DETAIL_RUNNING_TASKS = 40;
 /** Pairs start this often, so each running task is revisited every 40 × 60 ms = 2.4 s (> 2 s). */
 const DETAIL_RUNNING_PACE_MS = 60;
 const RUN_PAIRS = 60;
+const KEYED_RUNS = 20;
 const WARMUP = 10;
 
 interface Rounds {
@@ -222,6 +223,36 @@ export async function measureOverhead(world: World): Promise<Metric[]> {
       `n=${runWorker.length} pairs; Worker: validate, limiter + budget objects, task object, signed Run`,
     ),
     ...runStepMetrics(summarizeTimings(timings), median(runWorker)),
+  );
+
+  // 4. The widget's Run: with an Idempotency-Key, whose claim on its task object must not add a trip.
+  log(`overhead: ${KEYED_RUNS} Runs with an Idempotency-Key`);
+  const keyedMs: number[] = [];
+  const keyedTimings: (string | undefined)[] = [];
+  for (let i = 0; i < KEYED_RUNS; i++) {
+    const t = now();
+    const started = await startTask(workerUrl, { 'idempotency-key': `bench-${Date.now()}-${i}` });
+    keyedMs.push(now() - t);
+    keyedTimings.push(started.timing);
+  }
+  const keyed = summarizeTimings(keyedTimings);
+  metrics.push(
+    metric(
+      'overhead.run_keyed.worker.p50',
+      'Run with an Idempotency-Key (the widget’s): via Worker, p50',
+      median(keyedMs),
+      'ms',
+      `n=${keyedMs.length}, one after another`,
+      'lower',
+    ),
+    metric(
+      'overhead.run_keyed.round_trips',
+      'Run with an Idempotency-Key: sequential object round trips',
+      keyed.roundTrips,
+      'trips',
+      keyed.count > 0 ? `from Server-Timing: ${[...keyed.steps.keys()].join(' → ')}` : 'no Server-Timing',
+      'lower',
+    ),
   );
   const settled = await settleTasks(world);
   log(`overhead: done (${settled} tasks cancelled; finished-task Detail p50 ${fmt(median(finishedWorker), 2)} ms)`);
