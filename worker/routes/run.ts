@@ -1,11 +1,12 @@
 /**
- * `POST /v1/Run/wiro/text-to-image-flux-lora-fast`: everything that stands between a request
- * and the owner's wallet, cheapest first: the inputs (one schema), an idempotent repeat (answered
- * from the first task, never raced), the bot check, then the client's rate and running-task
- * limits and the daily budget, asked at once (with an `Idempotency-Key`, the key's claim on its
- * task object too). Only then does the new task object start the task on Wiro. After the Run is sent it counts against the rate whatever Wiro says; a refusal gives
- * back only the running slot and the reserved cost, and a Run whose answer was lost keeps both:
- * its task object follows it, and books its real cost.
+ * `POST /v1/Run/wiro/text-to-image-flux-lora-fast`: everything that stands between a request and
+ * the owner's wallet, cheapest first: the inputs (one schema), the bot check, then the client's
+ * rate and running-task limits and the daily budget, asked at once; with an `Idempotency-Key`,
+ * the key's claim on its task object at the same time, so a repeat is answered from the first
+ * task (never raced) and gives back what it was admitted. Only then does the new task object
+ * start the task on Wiro. After the Run is sent it counts against the rate whatever Wiro says; a
+ * refusal gives back only the running slot and the reserved cost, and a Run whose answer was lost
+ * keeps both: its task object follows it, and books its real cost.
  * Any other `/v1/Run/...` path is refused here, before any work.
  * A started Run's answer carries `Server-Timing` (validate, admit, task; object round trips
  * marked `desc="object"`), so a client can see where its milliseconds went.
