@@ -16,13 +16,13 @@ import type { Bindings } from '../../worker/env';
 import type { BudgetObject, DayUsage } from '../../worker/guard/budget';
 import worker from '../../worker/index';
 import type { TaskObject } from '../../worker/task/task-object';
-import { taskObjectId } from '../../worker/task/token';
+import { MAC_LENGTH, taskObjectId } from '../../worker/task/token';
 
 export const BASE = 'https://edge.test';
 
-/** The Durable Object id a task's token or taskid opens: its key is all but the last 16 characters (the MAC). */
+/** The Durable Object id a task's token or taskid opens: its key is all but the MAC at its end. */
 export function taskObjectIdOf(identifier: string): DurableObjectId {
-  return taskObjectId(env as Bindings, identifier.slice(0, -16));
+  return taskObjectId(env as Bindings, identifier.slice(0, -MAC_LENGTH));
 }
 
 /** The Durable Object of the task a token or taskid names (for runInDurableObject and its alarm). */

@@ -22,7 +22,7 @@ import type { Admission } from '../guard/limiter';
 import { verifyTurnstile } from '../guard/turnstile';
 import { parseOrigins } from '../middleware/origins';
 import type { Outcome, StartAnswer } from '../task/record';
-import { callbackUrl, mintTaskIds, newTaskObject, uniqueTaskKey } from '../task/token';
+import { callbackUrl, mintTaskIds, newTaskObject } from '../task/token';
 import { webhookSecretProblem } from '../task/webhook';
 import { type RunInput, validateRunInput, withSeed } from '../tool/schema';
 import { notServed, servedTool } from '../tool/served';
@@ -58,9 +58,9 @@ run.post(PATH, async (c) => {
   const key = idempotencyKey(request);
   // The fingerprint is taken before a random seed is drawn, so a repeat matches its first Run.
   const fingerprint = key ? await requestFingerprint(checked.value) : undefined;
-  const objectKey = key ? await idempotentObjectKey(config.callbackSecret, client.key, key) : uniqueTaskKey(c.env);
-  const ids = await mintTaskIds(config.callbackSecret, objectKey);
-  const task = newTaskObject(c.env, ids.key);
+  const name = key ? await idempotentObjectKey(config.callbackSecret, client.key, key) : undefined;
+  const task = newTaskObject(c.env, name);
+  const ids = await mintTaskIds(config.callbackSecret, task.key);
   timing.lap('validate');
 
   const ticket = crypto.randomUUID();

@@ -20,7 +20,8 @@
  * the same secret) makes the URL unguessable without putting the client's token in it.
  *
  * @example
- *   const ids = await mintTaskIds(secret, uniqueTaskKey(env));   // { key, token, taskid }
+ *   const task = newTaskObject(env);                      // { key, id, stub }
+ *   const ids = await mintTaskIds(secret, task.key);      // { key, token, taskid }
  *   const stub = await taskObjectOf(env, secret, ids.taskid);
  */
 import type { Bindings, Config } from '../env';
@@ -31,7 +32,7 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 /** A name's length, and the length of a 256-bit object id in base 62. */
 const NAME_LENGTH = 24;
 const UNIQUE_LENGTH = 43;
-const MAC_LENGTH = 16;
+export const MAC_LENGTH = 16;
 const SIGNED_PATTERN = /^(?:[A-Za-z0-9]{40}|[A-Za-z0-9]{59})$/;
 
 export interface TaskIds {
@@ -67,9 +68,9 @@ export async function derivedKey(secret: string, message: string): Promise<strin
   return encode(await hmacBytes(secret, message), NAME_LENGTH);
 }
 
-/** The key of a new object with a unique id: a plain Run's. */
-export function uniqueTaskKey(env: Bindings): string {
-  let value = BigInt(`0x${env.TASK.newUniqueId().toString()}`);
+/** A unique object id (64 hex digits) as a key: its 256 bits in base 62. */
+function uniqueKeyOf(objectId: string): string {
+  let value = BigInt(`0x${objectId}`);
   let key = '';
   for (let i = 0; i < UNIQUE_LENGTH; i++) {
     key = ALPHABET[Number(value % 62n)] + key;
@@ -126,9 +127,11 @@ export async function taskObjectOf(env: Bindings, secret: string, ...identifiers
   return env.TASK.get(taskObjectId(env, key));
 }
 
-export function newTaskObject(env: Bindings, key: string) {
-  const id = taskObjectId(env, key);
-  return { id: id.toString(), stub: env.TASK.get(id) };
+/** A new task's object: named by `name` (a keyed Run, whose repeats derive the name again), else a unique id. */
+export function newTaskObject(env: Bindings, name?: string) {
+  const id = name === undefined ? env.TASK.newUniqueId() : env.TASK.idFromName(name);
+  const objectId = id.toString();
+  return { key: name ?? uniqueKeyOf(objectId), id: objectId, stub: env.TASK.get(id) };
 }
 
 export async function callbackUrl(origin: string, secret: string, objectId: string): Promise<string> {
